@@ -1,0 +1,1 @@
+"""Crawling: the Scrapy project (spiders, middlewares, settings, site configs)."""
