@@ -44,10 +44,11 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
-# Breadth-first with a bounded depth: homepages and section fronts lead to articles quickly, and
-# deep chains are where calendars and endless pagination live.
-DEPTH_LIMIT = 3
-DEPTH_PRIORITY = 1
+# Link depth is counted by the spider itself (NEWSARCHIVE_DISCOVERY_MAX_DEPTH): feeds and sitemaps
+# (robots.txt -> sitemap index -> sitemap -> article) must not use up the hops that bound link
+# following, which is where calendars and endless pagination live.
+DEPTH_LIMIT = 0
+DEPTH_STATS_VERBOSE = False
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
@@ -55,7 +56,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Retry-After aware retries replace Scrapy's RetryMiddleware.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 550,
-    "crawler.middlewares.useragent.ContactUserAgentMiddleware": 499,
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+    "crawler.middlewares.useragent.ContactUserAgentMiddleware": 500,
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): sees every raw
     # exchange, redirects included, before bodies are decoded.
     "crawler.middlewares.capture.WarcCaptureMiddleware": 950,
@@ -78,9 +80,11 @@ NEWSARCHIVE_MAX_ARTICLES = 0  # 0 = no limit
 NEWSARCHIVE_SINCE = None  # skip discovered articles published before this age/date
 
 NEWSARCHIVE_DISCOVERY_FOLLOW_LINKS = True
+NEWSARCHIVE_DISCOVERY_MAX_DEPTH = 3  # link hops from a homepage (feeds and sitemaps do not count)
+NEWSARCHIVE_DISCOVERY_ROBOTS_SITEMAPS = True
+NEWSARCHIVE_DISCOVERY_ALLOW_PRIVATE = False  # follow links to private/loopback hosts no seed names
 NEWSARCHIVE_DISCOVERY_ALLOWED_DOMAINS = []  # extra domains beyond the seeds' own sites
 NEWSARCHIVE_DISCOVERY_MAX_SITEMAP_URLS = 50000
-NEWSARCHIVE_DISCOVERY_MAX_PAGES_PER_PATTERN = 25
 
 NEWSARCHIVE_WARC_ENABLED = True
 NEWSARCHIVE_WARC_MAX_SIZE = 1024 * 1024 * 1024
@@ -93,3 +97,4 @@ NEWSARCHIVE_EXTRACTION_MAX_PENDING = 64
 NEWSARCHIVE_RECORDS_MAX_RECORDS = 50000
 
 NEWSARCHIVE_INDEX_ENABLED = True
+NEWSARCHIVE_RETRY_AFTER_MAX = 120.0  # seconds; a longer Retry-After gives up on that URL

@@ -1,0 +1,93 @@
+"""Run one crawl in this process and report what it did: shared by ``crawl``, ``demo`` and ``schedule``.
+
+A Twisted reactor runs once per process, so this is called at most once per process; tests run
+whole crawls through the CLI in a subprocess.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler.sites import SitesConfigError, load_sites
+from crawler.urlpolicy import is_http_url
+from pipelines.session import ArchiveSession
+
+# Stats that mean data could not be written: the crawl then exits 1.
+ERROR_STATS = ("newsarchive/warc/errors", "newsarchive/records/errors", "newsarchive/manifest/errors",
+               "newsarchive/index/errors")
+
+
+@dataclass
+class CrawlResult:
+    crawl_id: str
+    out: Path
+    stats: dict[str, Any] = field(default_factory=dict)
+    files: list[dict] = field(default_factory=list)
+
+    @property
+    def errors(self) -> dict[str, int]:
+        return {k: self.stats[k] for k in ERROR_STATS if self.stats.get(k)}
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0
+
+    @property
+    def records(self) -> int:
+        return int(self.stats.get("newsarchive/records/written", 0))
+
+    def summary(self) -> str:
+        s = self.stats
+        skipped = {k.rsplit("/", 1)[-1] if "download_error" not in k else k.split("skipped/", 1)[1]: v
+                   for k, v in s.items() if k.startswith("newsarchive/skipped/")}
+        skip_text = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())) or "none"
+        elapsed = s.get("elapsed_time_seconds", 0.0) or 0.0
+        return (
+            f"crawl {self.crawl_id}: {self.records} article records from "
+            f"{s.get('downloader/response_count', 0)} responses in {elapsed:.1f}s; skipped: {skip_text}\n"
+            f"archive: {self.out}"
+        )
+
+
+def build_settings(out: str | Path, overrides: dict[str, Any] | None = None) -> Settings:
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.set("NEWSARCHIVE_OUT", str(out), priority="cmdline")
+    if not sys.stderr.isatty():
+        # Quiet in a pipe: warnings and errors only, unless asked otherwise.
+        settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+    for key, value in (overrides or {}).items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def check_seeds(seeds: list[str], sites_file: str | None) -> None:
+    """Fail early, with one line, on what would otherwise fail deep inside Scrapy."""
+    for seed in seeds:
+        if not is_http_url(seed):
+            raise SitesConfigError(f"not an http(s) URL: {seed!r}")
+    if sites_file:
+        load_sites(sites_file)
+    if not seeds and not sites_file:
+        raise SitesConfigError("give at least one SEED URL or --sites FILE")
+
+
+def run_crawl(seeds: list[str], *, sites_file: str | None = None, out: str | Path = "./archive",
+              overrides: dict[str, Any] | None = None) -> CrawlResult:
+    check_seeds(seeds, sites_file)
+    settings = build_settings(out, overrides)
+    process = CrawlerProcess(settings, install_root_handler=True)
+    crawler = process.create_crawler("news")
+    logging.getLogger("scrapy.utils.log").setLevel(logging.WARNING)
+    process.crawl(crawler, seeds=seeds, sites=sites_file)
+    process.start()
+    session = ArchiveSession.from_crawler(crawler)
+    return CrawlResult(crawl_id=session.crawl_id, out=Path(out), stats=dict(crawler.stats.get_stats()),
+                       files=list(session.files))

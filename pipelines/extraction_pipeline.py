@@ -1,0 +1,119 @@
+"""Run extraction in a process pool, off the Twisted reactor, so fetching goes on meanwhile.
+
+trafilatura takes most of a page's CPU; on the reactor thread it would stall every download. The
+pool is started with ``forkserver`` (never fork a running reactor), futures are awaited as asyncio
+futures (Scrapy's default asyncio reactor), and a semaphore bounds the pages in flight so memory
+stays flat however fast pages arrive (Scrapy's scraper slot then backpressures the downloader).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
+
+from scrapy import signals
+from scrapy.exceptions import DropItem, NotConfigured
+
+from pipelines.extraction import extract_page
+from pipelines.record import build_record
+from pipelines.session import ArchiveSession
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+
+def pool_size(setting: int) -> int:
+    """``NEWSARCHIVE_EXTRACTION_WORKERS``; 0 follows the cores this process may use."""
+    if setting > 0:
+        return setting
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _mp_context():
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["pipelines.extraction"])
+    return ctx
+
+
+class ExtractionPipeline:
+    def __init__(self, crawler: Crawler, workers: int, timeout: float, max_pending: int):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.workers = workers
+        self.timeout = timeout
+        self.max_pending = max_pending
+        self.session = ArchiveSession.from_crawler(crawler)
+        self.executor: ProcessPoolExecutor | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        s = crawler.settings
+        if not s.getbool("NEWSARCHIVE_EXTRACTION_ENABLED", True):
+            raise NotConfigured("NEWSARCHIVE_EXTRACTION_ENABLED is off")
+        workers = pool_size(s.getint("NEWSARCHIVE_EXTRACTION_WORKERS", 0))
+        o = cls(crawler, workers, s.getfloat("NEWSARCHIVE_EXTRACTION_TIMEOUT", 30.0),
+                max(1, s.getint("NEWSARCHIVE_EXTRACTION_MAX_PENDING", 64)))
+        crawler.signals.connect(o.engine_stopped, signal=signals.engine_stopped)
+        return o
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context())
+
+    def open_spider(self) -> None:
+        self.executor = self._start_pool()
+        self.stats.set_value("newsarchive/extraction/workers", self.workers)
+
+    def close_spider(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+    def engine_stopped(self) -> None:
+        self.close_spider()
+
+    async def _extract(self, item: dict) -> tuple[dict | None, str]:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_pending)
+        async with self._slots:
+            for attempt in (1, 2):
+                assert self.executor is not None
+                try:
+                    future = self.executor.submit(
+                        extract_page, item["body"], item["url"],
+                        content_type=item.get("content_type"), final_url=item.get("final_url"),
+                        hints={"discovered_via": item.get("discovered_via")}, time_budget=self.timeout,
+                    )
+                    return await asyncio.wrap_future(future)
+                except BrokenProcessPool:
+                    # A worker died (out of memory, a crash in a C extension): restart the pool once
+                    # for this page, then give the page up as a counted skip.
+                    self.stats.inc_value("newsarchive/extraction/pool_restarts")
+                    logger.warning("Extraction worker died on %s (attempt %d); restarting the pool",
+                                   item["url"], attempt)
+                    self.executor.shutdown(wait=False, cancel_futures=True)
+                    self.executor = self._start_pool()
+            return None, "extractor_crashed"
+
+    async def process_item(self, item: dict) -> dict:
+        fields, reason = await self._extract(item)
+        item.pop("body", None)
+        if fields is None:
+            self.stats.inc_value(f"newsarchive/skipped/{reason}")
+            raise DropItem(f"not recorded ({reason}): {item['url']}", log_level="INFO")
+        self.stats.inc_value("newsarchive/extraction/ok")
+        return build_record(item, fields, self.session.crawl_id)
