@@ -1,0 +1,169 @@
+"""Package an archive as a WACZ file, so ReplayWeb.page can open and search it.
+
+The packaging itself (zip layout, the compressed CDXJ with its ``.idx``, ``datapackage.json``
+with hashes, ``datapackage-digest.json``) is py-wacz's, the Webrecorder reference
+implementation: it re-indexes the WARCs because inside a WACZ they sit flat in ``archive/`` and
+the index's ``filename`` must say so, unlike our ``index/*.cdxj`` whose names are relative to
+``warc/``. What we add is ``pages/pages.jsonl``: one line per article record with the URL and
+timestamp *of its WARC response record* (ReplayWeb.page opens a page by URL + timestamp, so
+they must name a real capture), the record's title and its extracted text, which is what
+ReplayWeb.page's full-text search reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.records import iter_records
+
+PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles", "hasText": True}
+
+
+class WaczError(Exception):
+    """The archive cannot be packaged as asked (nothing to package, name clash): exit code 2."""
+
+
+@dataclass
+class WaczResult:
+    path: Path
+    warcs: int
+    pages: int
+    skipped: int  # records whose WARC response could not be found
+
+
+def warc_files(root: Path, crawl_ids: Iterable[str] | None = None) -> list[Path]:
+    """Committed WARC files (never ``.open`` ones), oldest crawl first."""
+    base = Path(root) / "warc"
+    wanted = None if crawl_ids is None else set(crawl_ids)
+    files = [
+        p for p in sorted(base.glob("*/*.warc.gz"))
+        if wanted is None or p.parent.name in wanted
+    ]
+    names: dict[str, Path] = {}
+    for p in files:
+        if p.name in names:
+            # py-wacz stores every WARC as archive/<basename>: two equal names would collide.
+            raise WaczError(f"two WARC files share the name {p.name}: {names[p.name]} and {p}")
+        names[p.name] = p
+    return files
+
+
+def warc_path(root: Path, file: str) -> Path:
+    """Where a record's ``warc.file`` lives: it is relative to ``<root>/warc/`` like the CDXJ
+    ``filename``; a path relative to the archive root is accepted too."""
+    p = Path(root) / "warc" / file
+    return p if p.exists() else Path(root) / file
+
+
+def capture_of(root: Path, pointer: dict) -> tuple[str, str] | None:
+    """(WARC-Target-URI, WARC-Date) of the record a ``warc`` pointer names, or None.
+
+    Only the record's headers are read (one gzip member at the offset), so this is cheap even
+    for a 1 GB WARC.
+    """
+    try:
+        with open(warc_path(root, pointer["file"]), "rb") as f:
+            f.seek(int(pointer["offset"]))
+            for rec in ArchiveIterator(f):
+                return rec.rec_headers.get_header("WARC-Target-URI"), rec.rec_headers.get_header(
+                    "WARC-Date"
+                )
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
+def iter_pages(root: Path, crawl_ids: Iterable[str] | None = None) -> Iterator[dict | None]:
+    """One ``pages.jsonl`` entry per article record (None for a record with no capture)."""
+    seen: set[tuple[str, str]] = set()
+    for rec in iter_records(root, crawl_ids):
+        pointer = rec.get("warc") or {}
+        capture = capture_of(root, pointer) if pointer else None
+        if capture is None or not capture[0] or not capture[1]:
+            yield None
+            continue
+        url, ts = capture
+        if (url, ts) in seen:
+            continue
+        seen.add((url, ts))
+        yield {"id": rec.get("id"), "url": url, "ts": ts,
+               "title": rec.get("title") or url, "text": rec.get("text") or ""}
+
+
+def write_pages(root: Path, dest: Path, crawl_ids: Iterable[str] | None = None) -> tuple[int, int]:
+    """Write ``pages.jsonl`` (header line first); returns (pages written, records skipped)."""
+    written = skipped = 0
+    with open(dest, "w", encoding="utf-8") as f:
+        f.write(json.dumps(PAGES_HEADER) + "\n")
+        for page in iter_pages(root, crawl_ids):
+            if page is None:
+                skipped += 1
+                continue
+            # py-wacz reads pages.jsonl with the platform's default encoding when validating it.
+            f.write(json.dumps(page, ensure_ascii=True) + "\n")
+            written += 1
+    return written, skipped
+
+
+def _run_pywacz(argv: list[str]) -> tuple[int, str]:
+    """Run py-wacz's own command line in-process; it prints progress chatter, which we keep
+    (returned, for error messages) instead of letting it into our stdout."""
+    from wacz.main import main as wacz_main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = wacz_main(argv)
+    return int(code or 0), buf.getvalue()
+
+
+def create_wacz(
+    root: Path,
+    out: Path,
+    *,
+    crawl_ids: Iterable[str] | None = None,
+    title: str | None = None,
+    description: str | None = None,
+) -> WaczResult:
+    root = Path(root)
+    crawl_ids = list(crawl_ids) if crawl_ids is not None else None
+    warcs = warc_files(root, crawl_ids)
+    if not warcs:
+        raise WaczError(f"{root}: no WARC files to package")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".open")
+    with tempfile.TemporaryDirectory(prefix="newsarchive-wacz-") as tmp:
+        pages = Path(tmp) / "pages.jsonl"
+        n_pages, skipped = write_pages(root, pages, crawl_ids)
+        argv = ["create", "-o", str(partial), "--pages", str(pages), "--copy-pages",
+                "--hash-type", "sha256", "--title", title or f"newsarchive: {root.resolve().name}"]
+        if description:
+            argv += ["--desc", description]
+        code, chatter = _run_pywacz(argv + [str(p) for p in warcs])
+    if code != 0 or not partial.exists():
+        partial.unlink(missing_ok=True)
+        last = chatter.strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"py-wacz create failed ({code}): {last[0]}")
+    partial.replace(out)
+    return WaczResult(path=out, warcs=len(warcs), pages=n_pages, skipped=skipped)
+
+
+def validate_wacz(path: Path) -> tuple[bool, str]:
+    """py-wacz's ``wacz validate`` (structure, datapackage, file hashes); (ok, its output)."""
+    code, chatter = _run_pywacz(["validate", "-f", str(path)])
+    return code == 0, chatter
+
+
+if __name__ == "__main__":  # a quick way to check a file: python -m archive.wacz FILE.wacz
+    ok, text = validate_wacz(Path(sys.argv[1]))
+    print(text, end="")
+    sys.exit(0 if ok else 1)

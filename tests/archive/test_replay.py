@@ -1,0 +1,149 @@
+"""Replay through a running pywb server (a subprocess on a free port), from a two-crawl archive."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import random
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytest.importorskip("pywb", reason="pywb is not installed (pip install 'newsarchive[replay]')")
+
+from archive.cli import replay as replay_cli
+from archive.replay import ReplayError, check_archive, pywb_config
+from tests.archive.replay_archive import (
+    T1,
+    T2,
+    article_url,
+    build_archive,
+    headline,
+    running_replay,
+)
+
+H1 = re.compile(rb"<h1>(.*?)</h1>", re.S)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    return build_archive(tmp_path_factory.mktemp("replay") / "archive", n=12)
+
+
+@pytest.fixture(scope="module")
+def base(archive):
+    with running_replay(archive.root) as url:
+        yield url
+
+
+def get(base: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    """One GET, redirects not followed (so a replayed 301 can be seen as such)."""
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        conn.request("GET", parts.path + path)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def ts14(d) -> str:
+    return d.strftime("%Y%m%d%H%M%S")
+
+
+def test_binds_loopback_by_default(base):
+    assert urlsplit(base).hostname == "127.0.0.1"
+    assert base.endswith("/news/")
+
+
+def test_sampled_articles_replay_with_their_own_headline(base, archive):
+    sample = random.Random(6).sample(range(archive.n), 10)
+    for i in sample:
+        url = article_url(i)
+        status, _, body = get(base, "mp_/" + url)
+        assert status == 200, url
+        assert H1.findall(body) == [headline(i, 1 if i == 2 else 0).encode()], url
+        # the framed page (pywb's banner + the capture in an iframe) is there as well
+        status, _, framed = get(base, url)
+        assert status == 200 and url.encode() in framed
+
+
+def test_gzip_encoded_capture_is_served_decoded(base, archive):
+    # article 1 was gzip-encoded on the wire: replay must undo that, not show compressed bytes
+    status, headers, body = get(base, "id_/" + article_url(1))
+    assert status == 200
+    assert headers.get("x-archive-orig-content-encoding") == "gzip"
+    assert body == archive.latest(article_url(1)).decoded
+
+
+def test_latest_and_given_timestamp(base):
+    status, headers, body = get(base, "mp_/" + article_url(2))
+    assert status == 200 and H1.findall(body) == [headline(2, 1).encode()]
+    assert headers["memento-datetime"] == "Mon, 30 Nov 2026 10:00:01 GMT"
+
+    first = ts14(T1.replace(second=3))
+    status, headers, body = get(base, f"{first}mp_/" + article_url(2))
+    assert status == 200 and H1.findall(body) == [headline(2).encode()]
+    assert headers["memento-datetime"] == "Sun, 29 Nov 2026 10:00:03 GMT"
+
+
+def test_unknown_url_is_404(base):
+    for path in ("mp_/http://news.example.test/never-archived.html",
+                 "http://elsewhere.example.test/",
+                 "id_/http://news.example.test/2026/11/29/article-99.html"):
+        status, _, _ = get(base, path)
+        assert status == 404, path
+
+
+def test_revisit_replays_its_original_payload(base, archive):
+    url = article_url(0)
+    revisit = archive.latest(url)
+    assert revisit.revisit_of is not None and revisit.date == T2
+    status, headers, body = get(base, f"{ts14(T2)}id_/{url}")
+    assert status == 200
+    # the revisit capture itself (its own date), with the payload of the record it refers to
+    assert headers["memento-datetime"] == "Mon, 30 Nov 2026 10:00:00 GMT"
+    assert body == revisit.revisit_of.decoded
+    status, _, body = get(base, f"{ts14(T2)}mp_/{url}")
+    assert status == 200 and H1.findall(body) == [headline(0).encode()]
+
+
+def test_archived_redirect_replays_as_redirect_into_the_archive(base):
+    status, headers, _ = get(base, "mp_/http://news.example.test/s/1")
+    assert status == 301
+    assert headers["location"].endswith("/news/mp_/" + article_url(1))
+    assert urlsplit(headers["location"]).hostname == "127.0.0.1"
+
+
+def test_config_points_pywb_at_the_archive_layout(tmp_path):
+    cfg = pywb_config(tmp_path / "a", tmp_path / "colls")
+    coll = cfg["collections"]["news"]
+    assert coll["index_paths"] == str((tmp_path / "a" / "index").resolve()) + "/"
+    assert coll["archive_paths"] == str((tmp_path / "a" / "warc").resolve()) + "/"
+    assert cfg["enable_auto_colls"] is False
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty", "no-index"])
+def test_unservable_archive_is_a_usage_error(tmp_path, capsys, layout):
+    root = tmp_path / "archive"
+    if layout != "missing":
+        root.mkdir()
+    if layout == "no-index":
+        (root / "warc").mkdir()
+    with pytest.raises(ReplayError):
+        check_archive(root)
+    args = argparse.Namespace(archive=root, host="127.0.0.1", port=0)
+    assert replay_cli.run(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("newsarchive replay: ")
+
+
+def test_cli_registers_replay_with_loopback_default():
+    parser = argparse.ArgumentParser()
+    replay_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["replay", "some/archive"])
+    assert args.func is replay_cli.run
+    assert (args.host, args.port, args.archive) == ("127.0.0.1", 8080, Path("some/archive"))
