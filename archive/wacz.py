@@ -21,9 +21,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from warcio.archiveiterator import ArchiveIterator
-
 from archive.records import iter_records
+from archive.warcrecord import RecordNotFound, read_record
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles", "hasText": True}
 
@@ -57,29 +56,13 @@ def warc_files(root: Path, crawl_ids: Iterable[str] | None = None) -> list[Path]
     return files
 
 
-def warc_path(root: Path, file: str) -> Path:
-    """Where a record's ``warc.file`` lives: it is relative to ``<root>/warc/`` like the CDXJ
-    ``filename``; a path relative to the archive root is accepted too."""
-    p = Path(root) / "warc" / file
-    return p if p.exists() else Path(root) / file
-
-
 def capture_of(root: Path, pointer: dict) -> tuple[str, str] | None:
-    """(WARC-Target-URI, WARC-Date) of the record a ``warc`` pointer names, or None.
-
-    Only the record's headers are read (one gzip member at the offset), so this is cheap even
-    for a 1 GB WARC.
-    """
+    """(WARC-Target-URI, WARC-Date) of the record a ``warc`` pointer names, or None."""
     try:
-        with open(warc_path(root, pointer["file"]), "rb") as f:
-            f.seek(int(pointer["offset"]))
-            for rec in ArchiveIterator(f):
-                return rec.rec_headers.get_header("WARC-Target-URI"), rec.rec_headers.get_header(
-                    "WARC-Date"
-                )
-    except (OSError, KeyError, TypeError, ValueError):
+        rec = read_record(root, pointer)
+    except (OSError, KeyError, TypeError, ValueError, RecordNotFound):
         return None
-    return None
+    return rec.rec_headers.get_header("WARC-Target-URI"), rec.rec_headers.get_header("WARC-Date")
 
 
 def iter_pages(root: Path, crawl_ids: Iterable[str] | None = None) -> Iterator[dict | None]:

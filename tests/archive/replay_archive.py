@@ -122,7 +122,7 @@ class Capture:
     body: bytes  # as on the wire (possibly gzip-encoded)
     decoded: bytes  # what a browser renders
     headers: list[tuple[str, str]]
-    warc_file: str = ""  # relative to <root>/warc/
+    warc_file: str = ""  # relative to the archive root, like record pointers
     offset: int = 0
     length: int = 0
     record_id: str = ""
@@ -221,7 +221,7 @@ def _write_crawl(root: Path, crawl_id: str, host: str, captures: list[Capture]) 
             writer.write_record(rec)
             c.length = f.tell() - c.offset
             writer.write_record(req)
-            c.warc_file = rel
+            c.warc_file = f"warc/{rel}"
             c.record_id = rec.rec_headers["WARC-Record-ID"]
             c.payload_digest = rec.rec_headers.get("WARC-Payload-Digest", "")
     index = root / "index" / f"{crawl_id}.cdxj"
