@@ -186,7 +186,7 @@ class WarcCaptureMiddleware:
                 self.index.close()
             except OSError as exc:
                 logger.error("Writing the CDXJ index failed: %s", exc)
-                self.stats.inc_value("newsarchive/warc/errors")
+                self.stats.inc_value("newsarchive/index/errors")
 
     def _index(self, ex: Exchange, pointer: dict) -> None:
         assert self.index is not None
@@ -209,7 +209,7 @@ class WarcCaptureMiddleware:
             )
         except OSError as exc:
             logger.error("Indexing %s failed: %s", ex.url, exc)
-            self.stats.inc_value("newsarchive/warc/errors")
+            self.stats.inc_value("newsarchive/index/errors")
 
     def _update_stats(self, records_before: int, bytes_before: int) -> None:
         self.stats.inc_value(
