@@ -1,0 +1,159 @@
+"""The news spider's routing, fed Scrapy responses directly (no network)."""
+
+import asyncio
+
+import pytest
+from scrapy import Request
+from scrapy.http import HtmlResponse, TextResponse, XmlResponse
+from scrapy.utils.test import get_crawler
+
+from crawler.spiders.news import NewsSpider, looks_like_article, parse_age
+
+BASE = "https://news.example"
+
+
+def make_spider(seeds=(f"{BASE}/",), sites=None, **settings):
+    crawler = get_crawler(NewsSpider, settings_dict=settings)
+    crawler.stats.open_spider()
+    spider = NewsSpider.from_crawler(crawler, seeds=list(seeds), sites=sites)
+    crawler.spider = spider
+    return spider
+
+
+def response(cls, url, body, role, site=0, depth=0, headers=None, **meta):
+    req = Request(url, meta={"newsarchive_site": site, "newsarchive_role": role, "newsarchive_depth": depth, **meta})
+    return cls(url=url, body=body, encoding="utf-8", request=req,
+               headers=headers or {"Content-Type": "text/html; charset=utf-8"})
+
+
+def start_requests(spider):
+    async def collect():
+        return [r async for r in spider.start()]
+    return asyncio.run(collect())
+
+
+HOMEPAGE = f"""<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head><body>
+<a href="/2026/11/29/storm-hits-coast.html">Storm hits coast</a>
+<a href="/world/">World</a>
+<a href="/tag/weather/">Weather</a>
+<a href="https://other.example/2026/11/29/elsewhere.html">Elsewhere</a>
+<a href="javascript:void(0)">js</a> <a href="mailto:desk@news.example">mail</a>
+<a href="/calendar/2026/11/">Calendar</a>
+<a href="/archive?page=40">Page 40</a>
+<a href="/2026/11/29/storm-hits-coast.html?utm_source=home">Storm again</a>
+<a href="/logo.png">logo</a>
+</body></html>""".encode()
+
+
+def test_start_requests_from_seeds_and_sites(tmp_path):
+    sites = tmp_path / "sites.toml"
+    sites.write_text('[[site]]\nhomepage = "https://b.example/"\nfeeds = ["https://b.example/rss"]\n'
+                     'articles = ["https://b.example/a.html"]\n')
+    spider = make_spider(seeds=[f"{BASE}/feed.xml"], sites=str(sites))
+    reqs = start_requests(spider)
+    roles = [(r.url, r.meta["newsarchive_role"]) for r in reqs]
+    assert roles == [
+        ("https://b.example/", "homepage"), ("https://b.example/robots.txt", "robots"),
+        ("https://b.example/rss", "discovery"), ("https://b.example/a.html", "article"),
+        (f"{BASE}/feed.xml", "seed"),
+    ]
+
+
+def test_spider_needs_seeds():
+    with pytest.raises(ValueError, match="needs seeds"):
+        make_spider(seeds=[])
+
+
+def test_homepage_seed_follows_article_and_section_links_but_not_junk():
+    spider = make_spider()
+    resp = response(HtmlResponse, f"{BASE}/", HOMEPAGE, "seed")
+    out = list(spider.parse_seed(resp))
+    assert not [o for o in out if isinstance(o, dict)], "a homepage is not an article"
+    urls = {r.url: r.meta["newsarchive_role"] for r in out}
+    assert urls[f"{BASE}/robots.txt"] == "robots"
+    assert urls[f"{BASE}/feed.xml"] == "discovery"
+    assert urls[f"{BASE}/2026/11/29/storm-hits-coast.html"] == "article"
+    assert urls[f"{BASE}/world/"] == "section"
+    assert not any("other.example" in u or "calendar" in u or "page=40" in u or "logo" in u for u in urls)
+    assert sum("storm-hits-coast" in u for u in urls) == 1, "tracking variants are one URL"
+    stats = spider.crawler.stats.get_stats()
+    assert stats["newsarchive/discovery/skipped/off_site"] == 1
+    assert stats["newsarchive/discovery/skipped/not_http"] == 2
+    assert stats["newsarchive/pages/hub"] == 1
+
+
+def test_link_depth_is_bounded():
+    spider = make_spider(NEWSARCHIVE_DISCOVERY_MAX_DEPTH=2)
+    deep = response(HtmlResponse, f"{BASE}/world/", HOMEPAGE, "section", depth=2)
+    assert [o for o in spider.parse_page(deep) if isinstance(o, Request)] == []
+    shallow = response(HtmlResponse, f"{BASE}/world/", HOMEPAGE, "section", depth=1)
+    reqs = [o for o in spider.parse_page(shallow) if isinstance(o, Request)]
+    assert reqs and all(r.meta["newsarchive_depth"] == 2 for r in reqs)
+
+
+NEWS_SITEMAP = f"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+<url><loc>{BASE}/2026/11/29/storm-hits-coast.html</loc><news:news>
+  <news:publication><news:name>News</news:name><news:language>en</news:language></news:publication>
+  <news:publication_date>2026-11-29T08:00:00+00:00</news:publication_date>
+  <news:title>Storm hits coast</news:title></news:news></url>
+<url><loc>{BASE}/2020/01/01/old-story.html</loc><news:news>
+  <news:publication_date>2020-01-01T08:00:00+00:00</news:publication_date><news:title>Old</news:title></news:news></url>
+</urlset>""".encode()
+
+
+def test_news_sitemap_keeps_date_and_title_and_since_filters():
+    spider = make_spider(NEWSARCHIVE_SINCE="2026-11-01")
+    resp = response(XmlResponse, f"{BASE}/news-sitemap.xml", NEWS_SITEMAP, "discovery",
+                    headers={"Content-Type": "application/xml"})
+    [req] = list(spider.parse_discovery(resp))
+    via = req.meta["newsarchive_via"]
+    assert via["kind"] == "news_sitemap" and via["title"] == "Storm hits coast"
+    assert via["published"].startswith("2026-11-29T08:00:00")
+    assert spider.crawler.stats.get_value("newsarchive/discovery/skipped/too_old") == 1
+
+
+def test_article_page_becomes_an_item_with_provenance_from_the_sitemap():
+    spider = make_spider()
+    list(spider.parse_discovery(response(XmlResponse, f"{BASE}/news-sitemap.xml", NEWS_SITEMAP, "discovery",
+                                         headers={"Content-Type": "application/xml"})))
+    # Found again as a homepage link: the sitemap's provenance (with its date) is kept.
+    url = f"{BASE}/2026/11/29/storm-hits-coast.html"
+    page = b'<html><head><meta property="og:type" content="article"></head><body><p>x</p></body></html>'
+    resp = response(HtmlResponse, url, page, "article", newsarchive_warc={"file": "w", "offset": 0})
+    items = [o for o in spider.parse_page(resp) if isinstance(o, dict)]
+    [item] = items
+    assert item["url"] == url and item["body"] == page and item["warc"] == {"file": "w", "offset": 0}
+    assert item["discovered_via"]["kind"] == "news_sitemap"
+
+
+def test_non_html_is_a_counted_skip():
+    spider = make_spider()
+    resp = response(TextResponse, f"{BASE}/2026/11/29/a.pdf", b"%PDF-1.4", "article",
+                    headers={"Content-Type": "application/pdf"})
+    assert list(spider.parse_page(resp)) == []
+    assert spider.crawler.stats.get_value("newsarchive/skipped/not_html") == 1
+
+
+def test_robots_sitemaps_are_followed_on_site_only():
+    spider = make_spider()
+    body = f"User-agent: *\nDisallow: /private/\nSitemap: {BASE}/news-sitemap.xml\nSitemap: https://evil.example/s.xml\n"
+    resp = response(TextResponse, f"{BASE}/robots.txt", body.encode(), "robots",
+                    headers={"Content-Type": "text/plain"})
+    assert [r.url for r in spider.parse_robots(resp)] == [f"{BASE}/news-sitemap.xml"]
+
+
+def test_links_to_private_hosts_are_not_followed_unless_a_seed_points_there():
+    spider = make_spider(seeds=["http://127.0.0.1:8000/"])
+    page = b'<a href="http://127.0.0.1:8000/2026/11/29/a-story-here.html">a</a><a href="http://localhost:8000/x">b</a>'
+    out = list(spider.parse_page(response(HtmlResponse, "http://127.0.0.1:8000/", page, "homepage")))
+    assert [r.url for r in out] == ["http://127.0.0.1:8000/2026/11/29/a-story-here.html"]
+
+
+def test_looks_like_article_and_parse_age():
+    assert looks_like_article(b'<script type="application/ld+json">{"@type": "NewsArticle"}</script>')
+    assert looks_like_article(b'<meta content="article" property="og:type">')
+    assert not looks_like_article(b'<script type="application/ld+json">{"@type": "WebPage"}</script>')
+    assert parse_age(None) is None
+    with pytest.raises(ValueError):
+        parse_age("yesterday")
