@@ -1,4 +1,6 @@
-"""Browse an archive with pywb, the field's own replay engine.
+"""Getting captures back out of an archive: in a browser through pywb, and to code by URL.
+
+Browsing uses pywb, the field's own replay engine.
 
 Rewriting links, scripts and headers so that an archived page works in a browser is a large,
 well-kept body of code (pywb + wombat.js); this module only points pywb at our archive layout
@@ -9,6 +11,10 @@ real WSGI server. Revisit records replay their original because our WARCs carry
 pywb's app talks to its own internal warcserver over HTTP from inside the same process, which
 only works under gevent with the standard library patched, so :func:`serve` patches first and
 imports pywb after that. Import this module freely: nothing heavy happens until ``serve``.
+
+:func:`find_capture` is the same lookup for code (the archive-source downloader middleware,
+re-extraction): the capture of a URL that is latest or closest to a time, across every crawl's
+index, with revisit records resolved to the payload they refer to.
 """
 
 from __future__ import annotations
@@ -17,7 +23,16 @@ import argparse
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+
+from warcio.bufferedreaders import ChunkedDataReader
+from warcio.recordloader import ArcWarcRecord
+from warcio.timeutils import iso_date_to_timestamp, timestamp_to_sec
+
+from archive.index import lookup
+from archive.warcrecord import RecordNotFound, read_record
 
 COLLECTION = "news"
 DEFAULT_HOST = "127.0.0.1"
@@ -30,6 +45,110 @@ class ReplayError(Exception):
 
 def index_files(root: Path) -> list[Path]:
     return sorted((root / "index").glob("*.cdxj"))
+
+
+@dataclass
+class Capture:
+    """One archived HTTP response, ready to be served again."""
+
+    url: str
+    timestamp: str  # 14 digits, UTC: the capture's own date (a revisit's, not its original's)
+    status: int
+    headers: list[tuple[str, str]]  # every header, repeats kept, in archived order
+    body: bytes  # payload as it came over the wire: still content-encoded, transfer coding undone
+    pointer: dict  # the response or revisit record: {file, offset, length}
+    payload_pointer: dict  # the record the body came from (the original, for a revisit)
+
+    @property
+    def is_revisit(self) -> bool:
+        return self.payload_pointer != self.pointer
+
+
+def entry_pointer(entry: dict) -> dict:
+    """A record pointer (``file`` relative to the archive root) from a CDXJ entry, whose
+    ``filename`` is relative to ``warc/``."""
+    return {"file": f"warc/{entry['filename']}", "offset": int(entry["offset"]),
+            "length": int(entry["length"])}
+
+
+def _seconds(timestamp: str | datetime) -> float:
+    if isinstance(timestamp, datetime):
+        timestamp = timestamp.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+    return timestamp_to_sec(timestamp)  # a partial timestamp means the end of that period
+
+
+def find_entries(root: Path, url: str, timestamp: str | datetime | None = None) -> list[dict]:
+    """Index entries of ``url`` over every crawl's index: latest first, or closest to
+    ``timestamp`` first (ties to the earlier, as :func:`archive.index.lookup` orders them)."""
+    entries = [e for path in index_files(root) for e in lookup(path, url)]
+    if timestamp is None:
+        entries.sort(key=lambda e: e["timestamp"], reverse=True)
+    else:
+        target = _seconds(timestamp)
+        entries.sort(key=lambda e: (abs(_seconds(e["timestamp"]) - target), e["timestamp"]))
+    return entries
+
+
+def revisit_original(root: Path, revisit: ArcWarcRecord) -> tuple[ArcWarcRecord, dict] | None:
+    """The response a revisit record refers to: found by WARC-Refers-To-Target-URI and -Date
+    in the index, and checked by payload digest (the same resolution pywb does)."""
+    h = revisit.rec_headers
+    uri = h.get_header("WARC-Refers-To-Target-URI") or h.get_header("WARC-Target-URI")
+    date = h.get_header("WARC-Refers-To-Date")
+    digest = h.get_header("WARC-Payload-Digest")
+    when = iso_date_to_timestamp(date) if date else None
+    for entry in find_entries(root, uri, when):
+        if entry.get("mime") == "warc/revisit" or (digest and entry.get("digest") != digest):
+            continue
+        pointer = entry_pointer(entry)
+        try:
+            return read_record(root, pointer), pointer
+        except (OSError, RecordNotFound):
+            continue
+    return None
+
+
+def _payload(record: ArcWarcRecord, headers: list[tuple[str, str]]) -> tuple[bytes, list]:
+    """The body as sent, and the headers that describe it. Our writer stores bodies with the
+    transfer coding already removed; a WARC from elsewhere may keep it, so undo it here."""
+    chunked = any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in headers)
+    if not chunked:
+        return record.raw_stream.read(), headers
+    body = ChunkedDataReader(record.raw_stream, decomp_type=None).read()
+    return body, [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
+
+
+def load_capture(root: Path, entry: dict) -> Capture:
+    """The capture an index entry names; raises RecordNotFound when it cannot be read."""
+    pointer = entry_pointer(entry)
+    record = read_record(root, pointer)
+    if record.http_headers is None:
+        raise RecordNotFound(f"{pointer['file']}@{pointer['offset']}: no HTTP response in it")
+    headers = list(record.http_headers.headers)
+    status = int(record.http_headers.get_statuscode() or 0)
+    source, payload_pointer = record, pointer
+    if record.rec_type == "revisit":
+        found = revisit_original(root, record)
+        if found is None:
+            raise RecordNotFound(f"{pointer['file']}@{pointer['offset']}: revisit of a capture "
+                                 "that is not in the archive")
+        source, payload_pointer = found
+        # The original's headers describe the stored payload (its Content-Encoding, length).
+        headers = list(source.http_headers.headers)
+    body, headers = _payload(source, headers)
+    return Capture(url=record.rec_headers.get_header("WARC-Target-URI"),
+                   timestamp=entry["timestamp"], status=status, headers=headers, body=body,
+                   pointer=pointer, payload_pointer=payload_pointer)
+
+
+def find_capture(root: Path, url: str, timestamp: str | datetime | None = None) -> Capture | None:
+    """The latest capture of ``url`` (or the closest to ``timestamp``) that can be read."""
+    for entry in find_entries(root, url, timestamp):
+        try:
+            return load_capture(root, entry)
+        except (OSError, RecordNotFound, ValueError):
+            continue  # a damaged record degrades to the next capture, then to a miss
+    return None
 
 
 def check_archive(root: Path) -> None:
