@@ -12,7 +12,7 @@ import ipaddress
 import re
 import socket
 from functools import lru_cache
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import tldextract
 from scrapy.linkextractors import IGNORED_EXTENSIONS
@@ -87,10 +87,9 @@ _SECTION_WORDS = frozenset({
 })
 _ARTICLE_WORDS = frozenset({"article", "articles", "story", "stories", "post", "posts"})
 _ARTICLE_QUERY_KEYS = frozenset({
-    "id", "p", "articleid", "article_id", "storyid", "story_id", "newsid", "news_id", "aid",
+    "id", "articleid", "article_id", "storyid", "story_id", "newsid", "news_id", "aid",
 })
 _ID_RUN_RE = re.compile(r"\d{5,}")
-_WORD_RE = re.compile(r"[a-z]+")
 
 
 def _split(url: str):
@@ -289,8 +288,7 @@ def trap_reason(url: str) -> str | None:
     if _is_date_archive(segments) or any(key in _CALENDAR_PARAMS for key, _ in params):
         return "calendar"
     page_numbers = [int(m) for m in _PAGE_PATH_RE.findall(parts.path)]
-    # WordPress's plain permalinks are "/?p=<post id>": an article, not page <id> of a listing.
-    wp_post = parts.path in ("", "/", "/index.php")
+    wp_post = _is_wordpress_post(parts.path)
     page_numbers += [
         int(value) for key, value in params
         if key in _PAGINATION_PARAMS and value.isdigit() and len(value) < 10
@@ -299,6 +297,12 @@ def trap_reason(url: str) -> str | None:
     if any(n > MAX_PAGE for n in page_numbers):
         return "pagination"
     return None
+
+
+def _is_wordpress_post(path: str) -> bool:
+    """WordPress's plain permalinks are "/?p=<post id>": an article, not page <id> of a listing.
+    Elsewhere (/search?q=x&p=7, /forum?p=9) "p" is a page number."""
+    return path in ("", "/", "/index.php")
 
 
 def _is_date_archive(segments: list[str]) -> bool:
@@ -333,20 +337,21 @@ def url_kind(url: str) -> str:
     if parts is None:
         return "unknown"
     segments = _segments(parts.path)
-    lowered = [s.lower() for s in segments]
-    last = lowered[-1] if lowered else ""
-    stem, dot, ext = last.rpartition(".")
-    if dot and ext in _ASSET_EXTENSIONS:
-        return "asset"
+    # Decoded: slugs in Cyrillic, Arabic, accented Latin arrive percent-encoded.
+    lowered = [unquote(s).lower() for s in segments]
+    stem, dot, ext = (lowered[-1] if lowered else "").rpartition(".")
     if not dot:
-        stem = last
-    if any(seg in _DISCOVERY_WORDS for seg in lowered) or ext in ("xml", "rss", "atom"):
-        return "unknown"
+        stem, ext = ext, ""
+    if ext in _ASSET_EXTENSIONS:
+        return "asset"
+    if ext in ("xml", "rss", "atom", "rdf") or any(seg in _DISCOVERY_WORDS for seg in lowered):
+        return "unknown"  # feeds and sitemaps: discovery documents, neither article nor section
+    params = _query_pairs(parts.query)
+    if _is_wordpress_post(parts.path) and any(k == "p" and v.isdigit() for k, v in params):
+        return "article"
     if _dated_slug(lowered):
         return "article"
-    if any(seg in _SECTION_WORDS for seg in lowered) or not segments:
-        if not segments and _article_query(parts.query):
-            return "article"
+    if not segments or any(seg in _SECTION_WORDS for seg in lowered):
         return "section"
     if any(seg in _ARTICLE_WORDS for seg in lowered[:-1]):
         return "article"
@@ -354,11 +359,11 @@ def url_kind(url: str) -> str:
         return "article"
     if len(lowered) >= 2 and lowered[-2] == "news" and _is_slug(stem, min_words=3):
         return "article"
-    if _article_query(parts.query):
+    if any(key in _ARTICLE_QUERY_KEYS and value.isdigit() for key, value in params):
         return "article"
     if _is_date_archive(segments):
         return "section"
-    if len(segments) <= 3 and all(_is_word(seg) for seg in lowered) and not dot:
+    if len(segments) <= 3 and not ext and all(_is_word(seg) for seg in lowered):
         return "section"
     return "unknown"
 
@@ -380,7 +385,7 @@ def _dated_slug(segments: list[str]) -> bool:
 
 def _is_slug(stem: str, min_words: int) -> bool:
     words = [w for w in re.split(r"[-_+]", stem) if w]
-    return len(words) >= min_words and sum(1 for w in words if _WORD_RE.fullmatch(w)) >= min_words - 1
+    return len(words) >= min_words and sum(1 for w in words if w.isalpha()) >= min_words - 1
 
 
 def _has_id(stem: str) -> bool:
@@ -391,8 +396,4 @@ def _has_id(stem: str) -> bool:
 def _is_word(segment: str) -> bool:
     """A section-like segment: one or two plain words ("politics", "world-news")."""
     words = segment.split("-")
-    return 1 <= len(words) <= 2 and all(_WORD_RE.fullmatch(w) for w in words)
-
-
-def _article_query(query: str) -> bool:
-    return any(key in _ARTICLE_QUERY_KEYS and value.isdigit() for key, value in _query_pairs(query))
+    return 1 <= len(words) <= 2 and all(w.isalpha() for w in words)
