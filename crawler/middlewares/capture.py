@@ -131,7 +131,7 @@ class WarcCaptureMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
-        if not settings.getbool("NEWSARCHIVE_WARC_ENABLED"):
+        if not settings.getbool("NEWSARCHIVE_WARC_ENABLED", True):
             raise NotConfigured("NEWSARCHIVE_WARC_ENABLED is off")
         session = ArchiveSession.from_crawler(crawler)
         writer = WarcFileWriter(
@@ -144,7 +144,7 @@ class WarcCaptureMiddleware:
                 "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
             },
         )
-        index = CdxjIndexWriter(session) if settings.getbool("NEWSARCHIVE_INDEX_ENABLED") else None
+        index = CdxjIndexWriter(session) if settings.getbool("NEWSARCHIVE_INDEX_ENABLED", True) else None
         assert crawler.stats is not None
         o = cls(writer, index, crawler.stats)
         crawler.signals.connect(o.spider_closed, signal=signals.spider_closed)
