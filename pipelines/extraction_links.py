@@ -1,0 +1,285 @@
+"""Sort a news page's links into the record's three lists: article, navigation, media.
+
+``article`` are the links inside the kept article text (trafilatura keeps them as ``<ref>`` in
+its output body when ``links=True``); everything else a reader can follow is either media
+(video, audio, gallery, multimedia blocks and URLs) or navigation (menus, latest-news,
+related and most-read lists, inline "Also read" teasers). Share buttons, ``javascript:``,
+``mailto:`` and in-page anchors are nobody's content and are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from lxml.html import HtmlElement
+
+_SPACE = re.compile(r"\s+")
+# Class/id tokens (split on non-letters) that mark a block's role. Set lookups rather than
+# regexes: a news page has a thousand links and this runs for each block above them.
+_SPLIT = re.compile(r"[^a-z0-9]+")
+_MEDIA_TOKENS = frozenset(
+    [
+        "video",
+        "videos",
+        "videogallery",
+        "gallery",
+        "galleries",
+        "multimedia",
+        "podcast",
+        "podcasts",
+        "audio",
+        "slideshow",
+        "slideshows",
+        "photogallery",
+        "photogalleries",
+        "photoessay",
+        "watch",
+        "vod",
+        "livetv",
+        "webtv",
+        "player",
+        "playlist",
+    ]
+)
+# Menu context wins over a media-looking URL: "Videos" in a section menu is navigation.
+_MENU_TAGS = frozenset({"nav", "header", "footer"})
+_MENU_TOKENS = frozenset(
+    [
+        "nav",
+        "navbar",
+        "navigation",
+        "menu",
+        "menus",
+        "megamenu",
+        "submenu",
+        "breadcrumb",
+        "breadcrumbs",
+        "masthead",
+        "header",
+        "footer",
+        "sitenav",
+        "topnav",
+    ]
+)
+_SHARE_TOKENS = frozenset(["share", "sharing", "sharebar", "social", "addthis", "sharethis"])
+_MEDIA_PATH = re.compile(
+    r"/(?:videos?|video-?gallery|gallery|galleries|multi-?media|podcasts?|audio|slideshows?|"
+    r"photos?-?galler(?:y|ies)|watch|vod|live-?tv|webtv|tv)(?:/|$|\.)",
+    re.IGNORECASE,
+)
+_SHARE_URL = re.compile(
+    r"facebook\.com/(?:sharer|share\.php|dialog)|twitter\.com/(?:intent|share)|x\.com/intent|"
+    r"linkedin\.com/(?:share|cws/share|shareArticle)|pinterest\.\w+/pin/create|reddit\.com/submit|"
+    r"(?:api\.)?whatsapp\.com/send|wa\.me/|t\.me/share|telegram\.me/share|getpocket\.com/save|"
+    r"news\.ycombinator\.com/submitlink|tumblr\.com/share|vk\.com/share|plus\.google\.com/share",
+    re.IGNORECASE,
+)
+
+
+def _clean(text: str | None) -> str:
+    return _SPACE.sub(" ", text or "").strip()
+
+
+@lru_cache(maxsize=64)
+def _origin(base: str) -> str:
+    parts = urlsplit(base)
+    return (
+        f"{parts.scheme}://{parts.netloc}"
+        if parts.scheme in ("http", "https") and parts.netloc
+        else ""
+    )
+
+
+def absolute_url(base: str | None, href: str | None) -> str | None:
+    """Absolute http(s) URL without fragment, or None for anchors, scripts, mail, data."""
+    href = (href or "").strip()
+    if not href or href.startswith(("#", "javascript:", "mailto:", "tel:", "data:", "sms:")):
+        return None
+    if href.startswith(("https://", "http://")) and " " not in href:
+        # fast path (most links on a page): no join, no re-assembly
+        url = href.split("#", 1)[0]
+        start = url.find("//") + 2
+        if start >= len(url) or url[start] in "/?":
+            return None
+        if url.find("/", start) < 0:
+            url = url.replace("?", "/?", 1) if "?" in url else url + "/"
+        return url
+    if href[0] == "/" and href[1:2] != "/" and base and "/." not in href:
+        origin = _origin(base)  # root-relative: the other common case
+        if origin:
+            return origin + href.split("#", 1)[0]
+    try:
+        url = urljoin(base, href) if base else href
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+
+
+def _roles(el: HtmlElement) -> tuple[bool, bool, bool]:
+    """(menu, media, share) as the element's own tag and class/id/role say."""
+    tag = el.tag
+    menu = tag in _MENU_TAGS
+    media = tag in ("video", "audio")
+    get = el.get
+    cls, ident, role = get("class"), get("id"), get("role")
+    if cls or ident or role:
+        tokens = set(_SPLIT.split(f"{cls} {ident} {role}".lower()))
+        menu = menu or not _MENU_TOKENS.isdisjoint(tokens)
+        media = (
+            media
+            or not _MEDIA_TOKENS.isdisjoint(tokens)
+            or ("multi" in tokens and "media" in tokens)
+        )
+        return menu, media, not _SHARE_TOKENS.isdisjoint(tokens)
+    return menu, media, False
+
+
+def _link_text(a: HtmlElement) -> str:
+    text = _clean(a.text_content())
+    if text:
+        return text
+    if title := _clean(a.get("title") or a.get("aria-label")):
+        return title
+    img = a.find(".//img")
+    return _clean(img.get("alt")) if img is not None else ""
+
+
+def _add(bucket: dict[str, dict[str, str]], url: str, text: str) -> None:
+    entry = bucket.get(url)
+    if entry is None:
+        bucket[url] = {"url": url, "text": text}
+    elif not entry["text"] and text:
+        entry["text"] = text
+
+
+def _inherited(
+    el: HtmlElement, memo: dict[HtmlElement, tuple[bool, bool, bool]]
+) -> tuple[bool, bool, bool]:
+    """Roles of ``el``'s ancestors and itself, memoized (links share most of their ancestors)."""
+    chain = []
+    node = el.getparent()
+    while node is not None and node not in memo:
+        chain.append(node)
+        node = node.getparent()
+    flags = memo[node] if node is not None else (False, False, False)
+    for anc in reversed(chain):
+        own = _roles(anc)
+        flags = (flags[0] or own[0], flags[1] or own[1], flags[2] or own[2])
+        memo[anc] = flags
+    own = _roles(el)
+    return (flags[0] or own[0], flags[1] or own[1], flags[2] or own[2])
+
+
+def page_links(tree: HtmlElement, base_url: str | None) -> list[tuple[str, str, str]]:
+    """(url, text, kind) for each followable link of the page, kind 'media' or 'navigation'.
+
+    Read from the tree before any cleanup removes the blocks that hold them. Each block's role
+    is read once and inherited by the links below it.
+    """
+    out: list[tuple[str, str, str]] = []
+    resolved: dict[str, str | None] = {}
+    body = tree.find("body")
+    root = body if body is not None else tree
+    # the <body>'s own class names the page template ("single-format-video"), not a block
+    memo: dict[HtmlElement, tuple[bool, bool, bool]] = {root: (False, False, False)}
+    for a in root.iter("a"):
+        if a.get("href") is not None:
+            _visit_link(a, _inherited(a, memo), base_url, resolved, out)
+    return out
+
+
+def _visit_link(
+    a: HtmlElement,
+    flags: tuple[bool, bool, bool],
+    base_url: str | None,
+    resolved: dict[str, str | None],
+    out: list[tuple[str, str, str]],
+) -> None:
+    href = a.get("href")
+    if href is None:
+        return
+    if href in resolved:
+        url = resolved[href]
+    else:
+        url = resolved[href] = absolute_url(base_url, href)
+        if url is not None and _SHARE_URL.search(url):
+            url = resolved[href] = None
+    if url is None:
+        return
+    menu, media_block, share = flags
+    if share and not media_block:
+        return
+    media = not menu and (media_block or bool(_MEDIA_PATH.search(url, url.find("/", 8))))
+    if not media and len(a) and (a.find(".//video") is not None or a.find(".//audio") is not None):
+        media = True
+    out.append((url, _link_text(a), "media" if media else "navigation"))
+
+
+_BLOCKS = frozenset(
+    {"p", "li", "blockquote", "td", "th", "dd", "dt", "h2", "h3", "h4", "h5", "h6", "pre"}
+)
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def body_links(root: HtmlElement | None, text: str, base_url: str | None) -> list[tuple[str, str]]:
+    """(url, text) of the links inside the kept article text.
+
+    A link counts when the block that holds it (its paragraph, list item, quote, cell) made it
+    into the extracted text; ``root`` is the article container (see extraction_images.article_root).
+    """
+    if root is None or not text:
+        return []
+    haystack = _words(text)
+    out = []
+    verdicts: dict[HtmlElement, bool] = {}  # elements as keys keep their proxies alive
+    for a in root.iter("a"):
+        url = absolute_url(base_url, a.get("href"))
+        if not url or _SHARE_URL.search(url):
+            continue
+        block = next((b for b in a.iterancestors() if b.tag in _BLOCKS), a.getparent())
+        if block is None:
+            continue
+        if block not in verdicts:
+            needle = _words(block.text_content())[:200]
+            verdicts[block] = bool(needle) and needle in haystack
+        if verdicts[block]:
+            out.append((url, _link_text(a)))
+    return out
+
+
+def split_links(
+    page: Iterable[tuple[str, str, str]],
+    article: Iterable[tuple[str, str]],
+    exclude: Iterable[str | None] = (),
+) -> dict[str, list[dict[str, str]]]:
+    """The record's ``links``: each list deduplicated by URL, in page order, a URL in one list only."""
+    skip = {u for u in exclude if u}
+    buckets: dict[str, dict[str, dict[str, str]]] = {"article": {}, "navigation": {}, "media": {}}
+    for url, text in article:
+        if url not in skip:
+            _add(buckets["article"], url, text)
+    taken = set(buckets["article"])
+    for url, text, kind in page:
+        if url in skip or url in taken:
+            continue
+        other = "navigation" if kind == "media" else "media"
+        if url in buckets[other]:
+            # the same target seen as media once (a thumbnail in a video strip) stays media
+            if kind == "media":
+                entry = buckets["navigation"].pop(url)
+                _add(buckets["media"], url, entry["text"] or text)
+            else:
+                _add(buckets["media"], url, text)
+            continue
+        _add(buckets[kind], url, text)
+    return {kind: list(entries.values()) for kind, entries in buckets.items()}
