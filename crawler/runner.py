@@ -83,7 +83,7 @@ def run_crawl(seeds: list[str], *, sites_file: str | None = None, out: str | Pat
               overrides: dict[str, Any] | None = None) -> CrawlResult:
     check_seeds(seeds, sites_file)
     settings = build_settings(out, overrides)
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler("news")
     logging.getLogger("scrapy.utils.log").setLevel(logging.WARNING)
     process.crawl(crawler, seeds=seeds, sites=sites_file)

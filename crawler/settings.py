@@ -17,8 +17,8 @@ NEWSPIDER_MODULE = "crawler.spiders"
 NEWSARCHIVE_CONTACT_URL = os.environ.get(
     "NEWSARCHIVE_CONTACT_URL", "https://github.com/newsarchive/newsarchive"
 )
-# USER_AGENT is filled from NEWSARCHIVE_CONTACT_URL by crawler.useragent when left as None.
-USER_AGENT = None
+# USER_AGENT, unless set, is built from NEWSARCHIVE_CONTACT_URL by crawler.addon.
+ADDONS = {"crawler.addon.NewsarchiveAddon": 0}
 NEWSARCHIVE_OPERATOR = ""
 
 # --- politeness -------------------------------------------------------------------------------
@@ -56,8 +56,6 @@ DOWNLOADER_MIDDLEWARES = {
     # Retry-After aware retries replace Scrapy's RetryMiddleware.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 550,
-    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
-    "crawler.middlewares.useragent.ContactUserAgentMiddleware": 500,
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): sees every raw
     # exchange, redirects included, before bodies are decoded.
     "crawler.middlewares.capture.WarcCaptureMiddleware": 950,
@@ -80,6 +78,9 @@ NEWSARCHIVE_MAX_ARTICLES = 0  # 0 = no limit
 NEWSARCHIVE_SINCE = None  # skip discovered articles published before this age/date
 
 NEWSARCHIVE_DISCOVERY_FOLLOW_LINKS = True
+# Articles link mostly to other sites and to old stories; hubs, feeds and sitemaps are where new
+# articles are announced. Turn on for sites with neither feeds nor useful section fronts.
+NEWSARCHIVE_DISCOVERY_FOLLOW_ARTICLE_LINKS = False
 NEWSARCHIVE_DISCOVERY_MAX_DEPTH = 3  # link hops from a homepage (feeds and sitemaps do not count)
 NEWSARCHIVE_DISCOVERY_ROBOTS_SITEMAPS = True
 NEWSARCHIVE_DISCOVERY_ALLOW_PRIVATE = False  # follow links to private/loopback hosts no seed names

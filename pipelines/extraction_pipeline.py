@@ -41,6 +41,13 @@ def pool_size(setting: int) -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _worker_init() -> None:
+    """Library warnings (dateutil time zones, htmldate guesses) are per-page noise, not news."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+
+
 def _mp_context():
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
@@ -72,7 +79,7 @@ class ExtractionPipeline:
         return o
 
     def _start_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context())
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(), initializer=_worker_init)
 
     def open_spider(self) -> None:
         self.executor = self._start_pool()

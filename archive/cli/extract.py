@@ -78,7 +78,7 @@ def extract_warc(path: Path, show_all: bool) -> int:
 
 
 def fetch(url: str) -> tuple[bytes, str | None, str]:
-    from crawler.middlewares.useragent import default_user_agent
+    from crawler.addon import default_user_agent
 
     req = urllib.request.Request(url, headers={"User-Agent": default_user_agent("")})
     with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (the user asked for this URL)

@@ -106,12 +106,16 @@ class NewsSpider(scrapy.Spider):
         spider.since = parse_age(s.get("NEWSARCHIVE_SINCE"))
         spider.follow_links = s.getbool("NEWSARCHIVE_DISCOVERY_FOLLOW_LINKS", True)
         spider.max_depth = s.getint("NEWSARCHIVE_DISCOVERY_MAX_DEPTH", 3)
+        spider.follow_article_links = s.getbool("NEWSARCHIVE_DISCOVERY_FOLLOW_ARTICLE_LINKS", False)
         spider.robots_sitemaps = s.getbool("NEWSARCHIVE_DISCOVERY_ROBOTS_SITEMAPS", True)
         spider.max_sitemap_urls = s.getint("NEWSARCHIVE_DISCOVERY_MAX_SITEMAP_URLS", 50000)
         spider.allow_private = s.getbool("NEWSARCHIVE_DISCOVERY_ALLOW_PRIVATE", False)
         spider.extra_sites = {site_of(f"http://{d}/") for d in s.getlist("NEWSARCHIVE_DISCOVERY_ALLOWED_DOMAINS")}
-        spider.stats = crawler.stats
         return spider
+
+    @property
+    def stats(self):
+        return self.crawler.stats
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -238,7 +242,8 @@ class NewsSpider(scrapy.Spider):
             self.stats.inc_value("newsarchive/pages/hub")
         depth = response.meta.get("newsarchive_depth", 0)
         max_depth = site.max_depth if site.max_depth is not None else self.max_depth
-        if self.follow_links and site.follow_links and depth < max_depth:
+        follow = self.follow_links and site.follow_links and depth < max_depth
+        if follow and (not article or self.follow_article_links):
             yield from self._links(response, idx, depth, hub=not article)
 
     def _links(self, response: TextResponse, idx: int, depth: int, hub: bool) -> Iterable[Request]:
