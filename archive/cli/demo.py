@@ -14,7 +14,6 @@ from pathlib import Path
 DEMO_SETTINGS = {
     "DOWNLOAD_DELAY": 0,
     "AUTOTHROTTLE_ENABLED": False,
-    "NEWSARCHIVE_DISCOVERY_ALLOW_PRIVATE": False,
 }
 
 
