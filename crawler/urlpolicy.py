@@ -342,6 +342,10 @@ def url_kind(url: str) -> str:
     stem, dot, ext = (lowered[-1] if lowered else "").rpartition(".")
     if not dot:
         stem, ext = ext, ""
+    if stem in ("index", "default") and ext in ("html", "htm", "shtml", "php", "asp", "aspx", "jsp"):
+        # /world/index.html is /world/: judge the directory.
+        segments, lowered = segments[:-1], lowered[:-1]
+        stem, ext = (lowered[-1] if lowered else ""), ""
     if ext in _ASSET_EXTENSIONS:
         return "asset"
     if ext in ("xml", "rss", "atom", "rdf") or any(seg in _DISCOVERY_WORDS for seg in lowered):

@@ -232,6 +232,8 @@ def test_trap_reason(url, expected):
         (f"{S}/page/2/", "section"),
         (f"{S}/2025/10/", "section"),
         (f"{S}/%C3%A9conomie/", "section"),
+        (f"{S}/world/index.html", "section"),
+        (f"{S}/index.php", "section"),
         # assets
         (f"{S}/img/photo.JPG", "asset"),
         (f"{S}/img/photo.webp?w=640", "asset"),
@@ -245,7 +247,7 @@ def test_trap_reason(url, expected):
         (f"{S}/feed/", "unknown"),
         (f"{S}/sitemap.xml", "unknown"),
         (f"{S}/index.rss", "unknown"),
-        (f"{S}/index.html", "unknown"),
+        (f"{S}/about/team.html", "unknown"),
         (f"{S}/terms-of-service", "unknown"),
         (f"{S}/elections/2024/results", "unknown"),
         ("mailto:x@daily.example", "unknown"),
