@@ -376,12 +376,12 @@ class _Links:
         if url is None or not is_http_url(url):
             self.result.count("bad_url")
             return None
+        if self.limit is not None and len(self.seen) >= self.limit:
+            self.result.count("over_limit")  # before canonicalize: the costly part per entry
+            return None
         key = canonicalize(url)
         if key in self.seen:
             self.result.count("duplicate")
-            return None
-        if self.limit is not None and len(self.seen) >= self.limit:
-            self.result.count("over_limit")
             return None
         self.seen.add(key)
         return url
