@@ -24,9 +24,8 @@ from pipelines.record import build_record
 from pipelines.session import ArchiveSession
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from scrapy.crawler import Crawler
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ middleware closed its WARC and index (``spider_closed``), so the file list is co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import platform
@@ -21,9 +22,8 @@ from crawler.version import __version__
 from pipelines.session import ArchiveSession
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from scrapy.crawler import Crawler
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +40,8 @@ SOFTWARE = ("scrapy", "trafilatura", "warcio", "lxml", "twisted")
 def software_versions() -> dict[str, str]:
     out = {"newsarchive": __version__, "python": platform.python_version()}
     for name in SOFTWARE:
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
-        except PackageNotFoundError:
-            pass
     return out
 
 

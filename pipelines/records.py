@@ -18,9 +18,8 @@ from scrapy.exceptions import DropItem, NotConfigured
 from pipelines.session import ArchiveSession
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from scrapy.crawler import Crawler
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +77,7 @@ class RecordsPipeline:
         self.stats = crawler.stats
         self.writer = writer
         self.max_articles = max_articles
+        self._closing: asyncio.Future | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -101,7 +101,7 @@ class RecordsPipeline:
         if self.max_articles and self.writer.total == self.max_articles:
             logger.info("Recorded NEWSARCHIVE_MAX_ARTICLES (%d) articles: closing", self.max_articles)
             # Not awaited: closing waits for the items in flight, this one included.
-            asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="max_articles"))
+            self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="max_articles"))
         return item
 
     def close_spider(self) -> None:

@@ -81,7 +81,7 @@ def fetch(url: str) -> tuple[bytes, str | None, str]:
     from crawler.addon import default_user_agent
 
     req = urllib.request.Request(url, headers={"User-Agent": default_user_agent("")})
-    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (the user asked for this URL)
+    with urllib.request.urlopen(req, timeout=30) as resp:
         return resp.read(MAX_BYTES), resp.headers.get("Content-Type"), resp.geturl()
 
 

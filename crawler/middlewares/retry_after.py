@@ -18,11 +18,10 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.task import deferLater
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
-
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +79,9 @@ class RetryAfterMiddleware(RetryMiddleware):
                     return response
                 stats.inc_value("newsarchive/retry_after/waited")
                 if wait > 0:
-                    from twisted.internet import reactor  # the installed one; never install at import
+                    from twisted.internet import (
+                        reactor,  # the installed one; never install at import
+                    )
 
                     await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
                 return retry

@@ -55,7 +55,7 @@ async def test_retry_after_over_the_cap_gives_up():
 
 @pytest_twisted.ensureDeferred
 async def test_500_retries_like_scrapy():
-    crawler, mw = _mw()
+    _crawler, mw = _mw()
     req = Request("http://127.0.0.1/a")
     out = await mw.process_response(req, Response(req.url, status=500, request=req))
     assert isinstance(out, Request)

@@ -32,7 +32,7 @@ def start_requests(spider):
     return asyncio.run(collect())
 
 
-HOMEPAGE = f"""<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head><body>
+HOMEPAGE = b"""<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head><body>
 <a href="/2026/11/29/storm-hits-coast.html">Storm hits coast</a>
 <a href="/world/">World</a>
 <a href="/tag/weather/">Weather</a>
@@ -42,7 +42,7 @@ HOMEPAGE = f"""<html><head><link rel="alternate" type="application/rss+xml" href
 <a href="/archive?page=40">Page 40</a>
 <a href="/2026/11/29/storm-hits-coast.html?utm_source=home">Storm again</a>
 <a href="/logo.png">logo</a>
-</body></html>""".encode()
+</body></html>"""
 
 
 def test_start_requests_from_seeds_and_sites(tmp_path):

@@ -1,5 +1,5 @@
-import hashlib
 import gzip
+import hashlib
 import json
 import zlib
 
