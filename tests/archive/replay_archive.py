@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cdxj_indexer.main import write_cdx_index
@@ -366,3 +368,74 @@ def running_replay(root: Path, *extra: str, timeout: float = 60.0) -> Iterator[s
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+# --- a live local site, for end-to-end tests that crawl it with the real crawler -----------------
+
+
+def homepage_html(n: int) -> bytes:
+    items = "".join(
+        f'<li><a href="/2026/11/29/article-{i}.html">{headline(i)}</a></li>' for i in range(n)
+    )
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Example News</title>"
+        f"</head><body><h1>Example News</h1><ul>{items}</ul></body></html>"
+    ).encode()
+
+
+class _SiteHandler(BaseHTTPRequestHandler):
+    n = 0
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        ctype = "text/html; charset=utf-8"
+        if path == "/":
+            body = homepage_html(self.n)
+        elif path == "/robots.txt":
+            body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
+        elif (m := re.fullmatch(r"/2026/11/29/article-(\d+)\.html", path)) and int(m[1]) < self.n:
+            body = article_html(int(m[1]))
+        else:
+            self.send_error(404)
+            return
+        gz = "gzip" in (self.headers.get("Accept-Encoding") or "") and len(body) % 2 == 0
+        if gz:
+            body = gzip.compress(body, mtime=0)
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        if gz:
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serving_site(n: int) -> Iterator[str]:
+    """The made-up news site with ``n`` articles on 127.0.0.1 (a free port); yields its URL."""
+    handler = type("Handler", (_SiteHandler,), {"n": n})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def crawl_site(out: Path, n: int) -> str:
+    """Crawl the local site into ``out`` with ``newsarchive crawl``; returns the crawl id."""
+    with serving_site(n) as url:
+        proc = subprocess.run(
+            [sys.executable, "-m", "archive", "crawl", url, "--out", str(out),
+             "--set", "DOWNLOAD_DELAY=0", "--set", "AUTOTHROTTLE_ENABLED=False"],
+            capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[2],
+        )
+    if proc.returncode != 0:
+        raise RuntimeError(f"crawl failed ({proc.returncode}): {proc.stderr[-3000:]}")
+    return next((out / "warc").iterdir()).name
