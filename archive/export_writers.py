@@ -149,10 +149,10 @@ class _ParquetShard(_Shard):
     def write(self, row: dict) -> None:
         self._pending.append(row)
         self.rows += 1
-        if len(self._pending) >= PY_BATCH_ROWS:
+        if len(self._pending) >= min(PY_BATCH_ROWS, self._row_group_rows - self._batched_rows):
             self._to_batch()
-        if self._batched_rows >= self._row_group_rows:
-            self.flush()
+            if self._batched_rows >= self._row_group_rows:
+                self.flush()
 
     def _to_batch(self) -> None:
         if self._pending:
