@@ -16,7 +16,14 @@ import pytest
 from archive.cli import export as cli
 from archive.export import ExportOptions, UsageError, export
 from archive.export_schema import FIELD_NAMES
-from tests.archive.synthetic_records import T0, article_text, edit_text, iso, make_record, write_crawl
+from tests.archive.synthetic_records import (
+    T0,
+    article_text,
+    edit_text,
+    iso,
+    make_record,
+    write_crawl,
+)
 
 CRAWL_A = "20240301T080000Z-aaaaaa"
 CRAWL_B = "20240401T080000Z-bbbbbb"
@@ -240,7 +247,7 @@ def test_filtered_counts_per_filter(varied, tmp_path: Path) -> None:
 
 
 def test_canonical_url_dedup_keeps_earliest_capture_and_exact_keeps_earliest(varied, tmp_path: Path) -> None:
-    root, crawls = varied
+    root, _ = varied
     result = export(root, tmp_path / "o", ExportOptions(format="jsonl", dedup="exact"))
     rows = read_rows(tmp_path / "o")
     urls = {r["url"]: r for r in rows}
