@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "capture, /news/<timestamp>/<url> a given one, /news/mp_/<url> the page without "
         "pywb's banner and /news/id_/<url> the original bytes. Stops on Ctrl-C.",
     )
-    p.add_argument("archive", type=Path, help="archive folder (the crawl's --out)")
+    p.add_argument("archive", help="archive folder (the crawl's --out)")
     p.add_argument("--host", default=DEFAULT_HOST,
                    help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if str(args.archive).startswith("s3://"):
+    if args.archive.startswith("s3://"):
         print("newsarchive replay: serves a local archive only; copy it down first "
               "(aws s3 sync ...)", file=sys.stderr)
         return 2
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        return serve(args.archive, args.host, args.port)
+        return serve(Path(args.archive), args.host, args.port)
     except ReplayError as e:
         print(f"newsarchive replay: {e}", file=sys.stderr)
         return 2

@@ -16,8 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out/articles/<crawl_id>/, plus --out/reprocess-report.json: by domain, how many "
         "records kept the same text, changed, were added or removed (with reasons).",
     )
-    p.add_argument("archive", type=Path, help="archive folder (the crawl's --out)")
-    p.add_argument("--out", type=Path, required=True, help="folder for the new records and report")
+    p.add_argument("archive", help="archive folder (the crawl's --out)")
+    p.add_argument("--out", required=True, help="folder for the new records and report")
     p.add_argument("--crawl", action="append", dest="crawl_ids", metavar="CRAWL_ID",
                    help="only this crawl (repeatable; default: every crawl)")
     p.add_argument("--workers", type=int, default=0,
@@ -57,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 0 or args.timeout <= 0:
         print("newsarchive reprocess: --workers must be >= 0 and --timeout > 0", file=sys.stderr)
         return 2
+    archive, out = Path(args.archive), Path(args.out)
     progress = Progress()
     progress.stage("reprocess")
     try:
-        result = reprocess(args.archive, args.out, crawl_ids=args.crawl_ids,
+        result = reprocess(archive, out, crawl_ids=args.crawl_ids,
                            workers=args.workers, time_budget=args.timeout,
                            progress=lambda pages, records: progress.update(pages))
     except ReprocessError as e:
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except OSError as e:
         progress.done()
-        print(f"newsarchive reprocess: could not write {args.out}: {e}", file=sys.stderr)
+        print(f"newsarchive reprocess: could not write {out}: {e}", file=sys.stderr)
         return 1
     progress.done()
     print(summary(result.report))

@@ -15,8 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pages.jsonl with each article's URL, timestamp, title and text (searchable in "
         "ReplayWeb.page). The file appears under its name only once complete.",
     )
-    p.add_argument("archive", type=Path, help="archive folder (the crawl's --out)")
-    p.add_argument("--out", type=Path, required=True, help="the .wacz file to write")
+    p.add_argument("archive", help="archive folder (the crawl's --out)")
+    p.add_argument("--out", required=True, help="the .wacz file to write")
     p.add_argument("--crawl", action="append", dest="crawl_ids", metavar="CRAWL_ID",
                    help="package only this crawl (repeatable; default: every crawl)")
     p.add_argument("--title", help="collection title shown by ReplayWeb.page")
@@ -32,18 +32,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"newsarchive wacz: {e.name} is not installed; pip install 'newsarchive[replay]'",
               file=sys.stderr)
         return 2
-    if str(args.archive).startswith("s3://"):
-        print("newsarchive wacz: packages a local archive only; copy it down first",
+    if args.archive.startswith("s3://") or args.out.startswith("s3://"):
+        print("newsarchive wacz: ARCHIVE and --out must be local; copy the archive down first",
               file=sys.stderr)
         return 2
-    if not args.archive.is_dir():
-        print(f"newsarchive wacz: {args.archive}: not an archive folder", file=sys.stderr)
+    archive, out = Path(args.archive), Path(args.out)
+    if not archive.is_dir():
+        print(f"newsarchive wacz: {archive}: not an archive folder", file=sys.stderr)
         return 2
-    if args.out.suffix != ".wacz":
-        print(f"newsarchive wacz: --out must end in .wacz: {args.out}", file=sys.stderr)
+    if out.suffix != ".wacz":
+        print(f"newsarchive wacz: --out must end in .wacz: {out}", file=sys.stderr)
         return 2
     try:
-        result = create_wacz(args.archive, args.out, crawl_ids=args.crawl_ids, title=args.title)
+        result = create_wacz(archive, out, crawl_ids=args.crawl_ids, title=args.title)
     except WaczError as e:
         print(f"newsarchive wacz: {e}", file=sys.stderr)
         return 2

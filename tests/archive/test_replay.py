@@ -6,7 +6,6 @@ import argparse
 import http.client
 import random
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -135,7 +134,7 @@ def test_unservable_archive_is_a_usage_error(tmp_path, capsys, layout):
         (root / "warc").mkdir()
     with pytest.raises(ReplayError):
         check_archive(root)
-    args = argparse.Namespace(archive=root, host="127.0.0.1", port=0)
+    args = argparse.Namespace(archive=str(root), host="127.0.0.1", port=0)
     assert replay_cli.run(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("newsarchive replay: ")
@@ -146,4 +145,4 @@ def test_cli_registers_replay_with_loopback_default():
     replay_cli.register(parser.add_subparsers())
     args = parser.parse_args(["replay", "some/archive"])
     assert args.func is replay_cli.run
-    assert (args.host, args.port, args.archive) == ("127.0.0.1", 8080, Path("some/archive"))
+    assert (args.host, args.port, args.archive) == ("127.0.0.1", 8080, "some/archive")
