@@ -13,12 +13,15 @@ import pytest
 pytest.importorskip("pywb", reason="pywb is not installed (pip install 'newsarchive[replay]')")
 
 from archive.cli import replay as replay_cli
+from archive.records import iter_records
 from archive.replay import ReplayError, check_archive, pywb_config
+from archive.wacz import capture_of
 from tests.archive.replay_archive import (
     T1,
     T2,
     article_url,
     build_archive,
+    crawl_site,
     headline,
     running_replay,
 )
@@ -146,3 +149,29 @@ def test_cli_registers_replay_with_loopback_default():
     args = parser.parse_args(["replay", "some/archive"])
     assert args.func is replay_cli.run
     assert (args.host, args.port, args.archive) == ("127.0.0.1", 8080, "some/archive")
+
+
+# --- a crawled site ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def crawled_base(tmp_path_factory):
+    """``newsarchive crawl`` of a 30-article site on 127.0.0.1, then served by pywb."""
+    root = tmp_path_factory.mktemp("crawled") / "archive"
+    crawl_site(root, 30)
+    with running_replay(root) as url:
+        yield root, url
+
+
+def test_crawled_site_replays_sampled_pages_with_their_own_headline(crawled_base):
+    root, base = crawled_base
+    records = list(iter_records(root))
+    assert len(records) == 30
+    for rec in random.Random(10).sample(records, 10):
+        stamp = re.sub(r"\D", "", capture_of(root, rec["warc"])[1])[:14]
+        for path in (f"mp_/{rec['final_url']}", f"{stamp}mp_/{rec['final_url']}"):
+            status, _, body = get(base, path)
+            assert status == 200, path
+            assert H1.findall(body) == [rec["title"].encode()], path
+    status, _, _ = get(base, f"mp_/{records[0]['final_url']}-not-archived")
+    assert status == 404
