@@ -1,0 +1,1 @@
+"""Test support: local servers (the demo site, a hostile site, the benchmark newsite)."""
