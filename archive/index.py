@@ -22,6 +22,10 @@ from pipelines.cdxj import index_rel, url_key
 from pipelines.session import ArchiveSession
 
 WARC_SUFFIX = ".warc.gz"
+# Named explicitly, not left to cdxj-indexer's default: importing py-wacz appends "warcinfo" to
+# CDXJIndexer.DEFAULT_RECORDS for the whole process. Our WARCs hold no resource/metadata records,
+# so on them this is exactly the default's output, and what pipelines.cdxj indexes live.
+INDEXED_RECORDS = "response,revisit"
 
 
 @dataclass
@@ -73,7 +77,11 @@ def build_index(root: Path, crawl_id: str | None = None) -> list[Path]:
         out = session.open_path(rel)
         try:
             CDXJIndexer(
-                str(out), [str(f) for f in files], sort=True, dir_root=str(root / "warc")
+                str(out),
+                [str(f) for f in files],
+                sort=True,
+                dir_root=str(root / "warc"),
+                records=INDEXED_RECORDS,
             ).process_all()
         except Exception as exc:  # warcio: ArchiveLoadFailed, zlib.error, OSError, ...
             out.unlink(missing_ok=True)
