@@ -31,7 +31,6 @@ from warcio.bufferedreaders import ChunkedDataReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.timeutils import iso_date_to_timestamp, timestamp_to_sec
 
-from archive.index import lookup
 from archive.warcrecord import RecordNotFound, read_record
 
 COLLECTION = "news"
@@ -80,6 +79,10 @@ def _seconds(timestamp: str | datetime) -> float:
 def find_entries(root: Path, url: str, timestamp: str | datetime | None = None) -> list[dict]:
     """Index entries of ``url`` over every crawl's index: latest first, or closest to
     ``timestamp`` first (ties to the earlier, as :func:`archive.index.lookup` orders them)."""
+    # Imported here, not at the top: archive.index pulls in surt -> requests -> ssl, which must
+    # not be imported before serve() has let gevent patch the standard library.
+    from archive.index import lookup
+
     entries = [e for path in index_files(root) for e in lookup(path, url)]
     if timestamp is None:
         entries.sort(key=lambda e: e["timestamp"], reverse=True)
@@ -251,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     except ReplayError as e:
         print(f"newsarchive replay: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # port in use, address not available
+        print(f"newsarchive replay: cannot listen on {args.host}:{args.port}: {e}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,12 +1,19 @@
-"""``newsarchive replay ARCHIVE [--host H] [--port P]``: browse an archive with pywb."""
+"""``newsarchive replay ARCHIVE [--host H] [--port P]``: browse an archive with pywb.
+
+pywb runs under gevent, whose monkey-patching must happen before ``ssl`` and friends are imported;
+by the time a subcommand runs, the CLI has imported them. So once the arguments are checked, this
+process is replaced (``exec``) by a fresh interpreter running ``python -m archive.replay`` with
+the same arguments: the same server, patched at the right moment, and Ctrl-C reaches it directly.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from archive.replay import DEFAULT_HOST, DEFAULT_PORT, ReplayError, serve
+from archive.replay import DEFAULT_HOST, DEFAULT_PORT, ReplayError, check_archive
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,12 +43,17 @@ def run(args: argparse.Namespace) -> int:
         print("newsarchive replay: pywb is not installed; pip install 'newsarchive[replay]'",
               file=sys.stderr)
         return 2
+    if not 0 <= args.port <= 65535:
+        print(f"newsarchive replay: --port must be 0..65535, not {args.port}", file=sys.stderr)
+        return 2
     try:
-        return serve(Path(args.archive), args.host, args.port)
+        check_archive(Path(args.archive))
     except ReplayError as e:
         print(f"newsarchive replay: {e}", file=sys.stderr)
         return 2
-    except OSError as e:  # port in use, address not available
-        print(f"newsarchive replay: cannot listen on {args.host}:{args.port}: {e}",
-              file=sys.stderr)
-        return 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = [sys.executable, "-m", "archive.replay", str(Path(args.archive).resolve()),
+            "--host", args.host, "--port", str(args.port)]
+    os.execv(sys.executable, argv)
+    return 1  # not reached: execv only returns by raising

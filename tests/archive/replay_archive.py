@@ -341,9 +341,9 @@ def build_archive(root: Path, n: int = 12) -> FixtureArchive:
 
 @contextlib.contextmanager
 def running_replay(root: Path, *extra: str, timeout: float = 60.0) -> Iterator[str]:
-    """Run the replay server on a free port in a subprocess; yields its base URL (``.../news/``)."""
+    """``newsarchive replay`` on a free port in a subprocess; yields its base URL (``.../news/``)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "archive.replay", str(root), "--port", "0", *extra],
+        [sys.executable, "-m", "archive", "replay", str(root), "--port", "0", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=Path(__file__).resolve().parents[2],
     )

@@ -6,6 +6,9 @@ import argparse
 import http.client
 import random
 import re
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -118,6 +121,23 @@ def test_archived_redirect_replays_as_redirect_into_the_archive(base):
     assert status == 301
     assert headers["location"].endswith("/news/mp_/" + article_url(1))
     assert urlsplit(headers["location"]).hostname == "127.0.0.1"
+
+
+def test_cli_server_starts_cleanly_patched(archive):
+    """gevent must patch the standard library before ssl is imported, or pywb may misbehave."""
+    proc = subprocess.Popen([sys.executable, "-m", "archive", "replay", str(archive.root),
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("READY http://127.0.0.1:"), proc.stderr.read()
+        status, _, _ = get(line.split()[1], "mp_/" + article_url(4))
+        assert status == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert "MonkeyPatchWarning" not in err and "Traceback" not in err, err
+    assert proc.returncode in (0, -15)
 
 
 def test_config_points_pywb_at_the_archive_layout(tmp_path):
