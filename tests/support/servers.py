@@ -8,6 +8,7 @@ Everything binds 127.0.0.1; nothing here touches the internet. Process servers p
 from __future__ import annotations
 
 import contextlib
+import http.client
 import queue
 import socket
 import subprocess
@@ -16,8 +17,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -29,6 +32,28 @@ BENCH_DIR = REPO.parent / "shared" / "bench"
 NEWSITE_SCRIPT = BENCH_DIR / "newsite.py"
 NEWSITE_PAGES = BENCH_DIR / "extraction" / "scrapinghub" / "html"
 NEWSITE_DATE = "2026/11/29"  # newsite.py's default --date: its article URLs contain it
+
+
+@dataclass(frozen=True)
+class Fetched:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+def fetch(url: str, headers: dict[str, str] | None = None, method: str = "GET",
+          timeout: float = 10.0) -> Fetched:
+    """One request with the standard library's client: redirects are not followed and a 4xx or
+    5xx is an answer, not an exception, so tests see exactly what the server sent."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.request(method, target, headers=headers or {})
+        resp = conn.getresponse()
+        return Fetched(resp.status, resp.headers, resp.read())
+    finally:
+        conn.close()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -60,7 +85,8 @@ def start_process_server(cmd: list[str], timeout: float = 20) -> Iterator[tuple[
     """Run ``cmd``, wait for its ``READY <url>`` line, yield ``(process, url)``; stop it on exit.
 
     ``url`` is the first word after READY without a trailing slash. Raises RuntimeError with the
-    child's stderr when it exits or stays silent for ``timeout`` seconds.
+    child's stderr when it exits, or is not READY and accepting connections within ``timeout``
+    seconds.
     """
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
@@ -68,31 +94,51 @@ def start_process_server(cmd: list[str], timeout: float = 20) -> Iterator[tuple[
             lines: queue.Queue[str | None] = queue.Queue()
             assert proc.stdout is not None
             threading.Thread(target=_drain, args=(proc.stdout, lines), daemon=True).start()
-            url = _wait_ready(lines, timeout)
+            deadline = time.monotonic() + timeout
+            url, eof = _wait_ready(lines, deadline)
+            # Some servers (newsite.py's asyncio backend) print READY just before they bind.
+            if url is not None and not _wait_listening(url, deadline):
+                url = None
             if url is None:
+                try:  # a child that closed stdout is exiting: let it finish to report its code
+                    code = proc.wait(2 if eof else 0)
+                except subprocess.TimeoutExpired:
+                    code = None
                 _stop(proc)
                 stderr.seek(0)
                 tail = stderr.read()[-2000:]
-                state = f"exited with {proc.returncode}" if proc.returncode is not None else "timed out"
-                raise RuntimeError(f"server {cmd!r} {state} before printing READY <url>; stderr:\n{tail}")
+                state = f"exited with {code}" if code is not None else f"timed out after {timeout}s"
+                raise RuntimeError(f"server {cmd!r} {state} before it was READY and listening; "
+                                   f"stderr:\n{tail}")
             yield proc, url
         finally:
             _stop(proc)
 
 
-def _wait_ready(lines: queue.Queue[str | None], timeout: float) -> str | None:
-    deadline = time.monotonic() + timeout
+def _wait_ready(lines: queue.Queue[str | None], deadline: float) -> tuple[str | None, bool]:
+    """-> (url from the READY line or None, whether the child closed its stdout)."""
     while (left := deadline - time.monotonic()) > 0:
         try:
             line = lines.get(timeout=left)
         except queue.Empty:
-            return None
-        if line is None:  # the child closed stdout: it has exited
-            return None
+            break
+        if line is None:
+            return None, True
         words = line.split()
         if len(words) >= 2 and words[0] == "READY":
-            return words[1].rstrip("/")
-    return None
+            return words[1].rstrip("/"), False
+    return None, False
+
+
+def _wait_listening(url: str, deadline: float) -> bool:
+    parts = urlsplit(url)
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((parts.hostname, parts.port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
 
 
 def newsite_article_urls(url: str, n: int) -> list[str]:
