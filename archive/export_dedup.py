@@ -35,12 +35,13 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.textfp import hamming, normalize_text, simhash, text_sha1
+from pipelines.textfp import hamming, simhash, text_sha1
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 SIMHASH_BITS = 64
 MAX_NEAR_THRESHOLD = 16
+EMPTY_TEXT_SHA1 = text_sha1("")
 
 
 def _hash64(value: str) -> int:
@@ -98,11 +99,13 @@ def fingerprints(record: dict) -> tuple[str, str] | None:
     """``(text_sha1, simhash)`` from the record, computed with the crawl's own functions when a
     field is missing; None when the record has no text to compare."""
     text = record.get("text")
-    digest, sim = record.get("text_sha1"), record.get("simhash")
-    if not isinstance(text, str) or not normalize_text(text):
+    if not isinstance(text, str) or not text.strip():
         return None
+    digest, sim = record.get("text_sha1"), record.get("simhash")
     if not isinstance(digest, str) or not digest:
         digest = text_sha1(text)
+    if digest == EMPTY_TEXT_SHA1:  # punctuation only: nothing to compare
+        return None
     if not isinstance(sim, str) or len(sim) != 16:
         sim = simhash(text)
     return digest, sim
@@ -140,6 +143,10 @@ class DedupKeys:
             self.text.append(int(fp[0][:16], 16) if _is_hex(fp[0]) else _hash64(fp[0]))
             self.sim.append(int(fp[1], 16) if _is_hex(fp[1]) else 0)
             self.has_text.append(1)
+
+    def clear(self) -> None:
+        for name in ("ordinal", "canon", "version", "fetched", "text", "sim", "has_text"):
+            setattr(self, name, array(getattr(self, name).typecode))
 
     def table(self) -> pa.Table:
         return pa.table(
@@ -247,13 +254,17 @@ def decide(keys: DedupKeys, total_ordinals: int, mode: str, threshold: int = 3) 
         raise ValueError(f"unknown dedup mode {mode!r}")
     removed = {"canonical_url": 0, "exact": 0, "near": 0}
     t = keys.table()
+    passed = t.num_rows
+    keys.clear()  # the table holds a copy; intermediate tables are dropped as soon as used
 
     by_canon = t.sort_by(
         [("canon", "ascending"), ("version", "descending"), ("fetched", "ascending"),
          ("ordinal", "ascending")]
     )
+    del t
     survivors = by_canon.filter(_first_of_runs(by_canon["canon"]))
-    removed["canonical_url"] = t.num_rows - survivors.num_rows
+    del by_canon
+    removed["canonical_url"] = passed - survivors.num_rows
 
     if mode in ("exact", "near"):
         textless = survivors.filter(pc.equal(survivors["has_text"], 0))
@@ -263,6 +274,7 @@ def decide(keys: DedupKeys, total_ordinals: int, mode: str, threshold: int = 3) 
         kept = texted.filter(_first_of_runs(texted["text"]))
         removed["exact"] = texted.num_rows - kept.num_rows
         survivors = pa.concat_tables([textless, kept])
+        del textless, texted, kept
 
     comparisons = 0
     keep = bytearray(total_ordinals)
@@ -285,5 +297,5 @@ def decide(keys: DedupKeys, total_ordinals: int, mode: str, threshold: int = 3) 
         for chunk in survivors["ordinal"].chunks:
             for ordinal in chunk.to_pylist():
                 keep[ordinal] = 1
-    rows = t.num_rows - sum(removed.values())
+    rows = passed - sum(removed.values())
     return Decision(keep=keep, rows=rows, removed=removed, lsh_comparisons=comparisons)
