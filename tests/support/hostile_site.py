@@ -850,10 +850,15 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.host.startswith("127.") or args.host in ("localhost", "::1")):
         print("error: the hostile site only listens on loopback", file=sys.stderr)
         return 2
+    try:
+        site = HostileSite(args.host, args.port, args.stall_seconds)
+    except OSError as exc:
+        print(f"error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with HostileSite(args.host, args.port, args.stall_seconds) as site:
+    with site:
         print(f"READY {site.url}", flush=True)
         while not stop.wait(0.5):
             pass
