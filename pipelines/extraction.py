@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import trafilatura
+from lxml.etree import strip_elements
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.settings import Extractor
@@ -29,6 +30,7 @@ from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
 from pipelines.extraction_classify import PageSignals, classify, same_site
+from pipelines.extraction_cleanup import clean_body, prune_tree
 from pipelines.extraction_decode import decode_body
 from pipelines.extraction_fingerprint import simhash
 from pipelines.extraction_images import article_images, article_root
@@ -45,6 +47,41 @@ _HEAD_BYTES = 60_000  # markup scanned for challenge scripts and paywall contain
 # links=False: with links on, trafilatura both renders them into the text and keeps different
 # blocks (measured: F1 0.958 vs 0.962); the article's links are found on the page instead.
 _TRAFILATURA_OPTIONS = {"fast": True, "comments": False, "links": False, "tables": True}
+# A subset of trafilatura.settings.MANUALLY_CLEANED: not figure/picture/video/audio (images and
+# media are read from the tree later), not form/math (trafilatura salvages parts of them),
+# not time (htmldate may still need it).
+_DROP_EARLY = (
+    "aside",
+    "footer",
+    "nav",
+    "menu",
+    "menuitem",
+    "script",
+    "style",
+    "noscript",
+    "svg",
+    "iframe",
+    "embed",
+    "object",
+    "applet",
+    "canvas",
+    "map",
+    "button",
+    "input",
+    "select",
+    "option",
+    "optgroup",
+    "textarea",
+    "label",
+    "datalist",
+    "dialog",
+    "frame",
+    "frameset",
+    "fieldset",
+    "legend",
+    "marquee",
+    "noindex",
+)
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 
@@ -114,7 +151,13 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
     info = page_metadata(tree, base_url)
     host = urlsplit(base_url).hostname or "" if base_url else ""
     links_on_page = page_links(tree, base_url)
+    # What trafilatura would delete anyway, deleted once here (its links are already read):
+    # the rules below and trafilatura's own tree copies then work on a smaller tree.
+    strip_elements(tree, *_DROP_EARLY, with_tail=False)
+    fired = prune_tree(tree, info["description"])
     document = bare_extraction(tree, url=base_url, options=_options())
+    if document is not None:
+        fired.update(clean_body(document.body))
     paragraphs = _paragraphs(document.body) if document is not None else []
     paragraphs = _drop_title(paragraphs, info["title"])
     text = "\n\n".join(paragraphs)

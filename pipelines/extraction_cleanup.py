@@ -1,0 +1,512 @@
+"""News-page cleanup around trafilatura: prune the page tree before, clean the blocks after.
+
+trafilatura is a general-purpose extractor; on news pages it keeps what news templates add
+around and inside the story: teaser lists ("Latest news", "You may also like", "DON'T MISS"),
+inline "Also read:" links, newsletter boxes, deks repeated from the description, credit and
+contact lines, copyright and date lines. Each rule below is one piece of general news-page
+knowledge (no site names, no benchmark specifics), has its own unit test in
+tests/pipelines/test_extraction_cleanup.py and is listed with its measured effect in
+docs/extraction.md ("Cleanup rules"). Both entry points return how often each rule fired.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+_WORD = re.compile(r"\w+")
+_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+def _words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _tokens(el: HtmlElement) -> set[str]:
+    return set(_SPLIT.split(f"{el.get('class') or ''} {el.get('id') or ''}".lower()))
+
+
+def _remove(el: HtmlElement) -> None:
+    """Drop an element but keep its tail text (it belongs to the parent's flow)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail and tail.strip():
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def _link_chars(el: HtmlElement) -> int:
+    return sum(len(a.text_content().strip()) for a in el.iter("a") if _real_href(a.get("href")))
+
+
+def _real_href(href: str | None) -> bool:
+    return bool(href) and not href.startswith(("#", "javascript:", "mailto:"))  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------- tree rules
+#
+# The tree rules run in two passes over the page (pipelines/extraction.py calls prune_tree): one
+# over elements with a class/id (what the template says a block is), one over paragraphs, list
+# items and headings (what the block's text and links say). Each rule is a predicate below.
+
+# WordPress & co. put the post's taxonomy on the body/article element ("tag-trending",
+# "category-latest"): those classes say nothing about the element's role.
+_TAXONOMY_PREFIXES = (
+    "tag-",
+    "category-",
+    "post-",
+    "type-",
+    "status-",
+    "format-",
+    "author-",
+    "postid-",
+)
+
+# Class/id tokens of blocks that are never the story. A match is removed only when the block is
+# small or link-heavy (_MAX_BLOCK_WORDS), so a body container that carries such a token survives.
+_BLOCK_TOKENS = {
+    "newsletter": {"newsletter", "newsletters", "subscribe", "subscription", "signup", "optin"},
+    "related": {
+        "related",
+        "relatedposts",
+        "recirc",
+        "recirculation",
+        "readmore",
+        "alsoread",
+        "mostread",
+        "mostpopular",
+        "popular",
+        "trending",
+        "recommended",
+        "recommendations",
+        "latest",
+        "outbrain",
+        "taboola",
+        "morestories",
+        "moreon",
+        "youmaylike",
+    },
+    "tools": {"reprints", "reprint", "toolbar", "printarticle", "tags", "taglist", "keywords"},
+    "media": {
+        "video",
+        "videos",
+        "videoplayer",
+        "player",
+        "gallery",
+        "slideshow",
+        "podcast",
+        "audio",
+        "multimedia",
+        "playlist",
+    },
+    "dek": {
+        "dek",
+        "deck",
+        "standfirst",
+        "subline",
+        "subtitle",
+        "subheadline",
+        "subhead",
+        "strapline",
+        "kicker",
+        "excerpt",
+        "summary",
+        "intro",
+        "lede",
+        "sapo",
+        "chapo",
+        "teaser",
+        "description",
+    },
+}
+_PAIR_TOKENS = {
+    ("sign", "up"): "newsletter",
+    ("also", "read"): "related",
+    ("read", "more"): "related",
+    ("most", "read"): "related",
+    ("most", "popular"): "related",
+    ("more", "stories"): "related",
+    ("more", "from"): "related",
+    ("you", "may"): "related",
+    ("multi", "media"): "media",
+    ("sub", "title"): "dek",
+    ("sub", "headline"): "dek",
+}
+_TOKEN_KIND = {tok: kind for kind, toks in _BLOCK_TOKENS.items() for tok in toks}
+_MAX_BLOCK_WORDS = {"newsletter": 120, "related": 400, "tools": 80, "media": 60}
+_CLASS_TAGS = frozenset(
+    {"div", "section", "aside", "ul", "ol", "p", "span", "form", "figure", "h2", "h3", "h4"}
+)
+_WITH_ATTRS = XPath(".//*[@class or @id]")
+_ALL_TOKENS = frozenset(_TOKEN_KIND) | {t for pair in _PAIR_TOKENS for t in pair}
+
+
+def role_tokens(el: HtmlElement) -> set[str]:
+    """Lowercase class/id tokens, without taxonomy classes."""
+    tokens: set[str] = set()
+    for part in f"{el.get('class') or ''} {el.get('id') or ''}".lower().split():
+        if not part.startswith(_TAXONOMY_PREFIXES):
+            tokens.update(_SPLIT.split(part))
+    return tokens
+
+
+def block_kind(el: HtmlElement) -> str | None:
+    """'newsletter', 'related', 'tools', 'media' or 'dek' when the class/id says so."""
+    tokens = role_tokens(el)
+    if _ALL_TOKENS.isdisjoint(tokens):
+        return None
+    for tok in tokens:
+        kind = _TOKEN_KIND.get(tok)
+        if kind:
+            return kind
+    for (a, b), kind in _PAIR_TOKENS.items():
+        if a in tokens and b in tokens:
+            return kind
+    return None
+
+
+def is_boilerplate_block(el: HtmlElement, kind: str) -> bool:
+    """Rule boilerplate_blocks (newsletter / related / tools) and media_blocks (video, gallery,
+    podcast players with their captions): the block goes when it has few words of its own; a
+    related block also when a third or more of its text is link text."""
+    if el.tag == "blockquote" or el.find(".//blockquote") is not None:
+        return False  # embedded posts (tweets, Instagram) are quoted content
+    text = el.text_content()
+    words = _words(text)
+    if words > _MAX_BLOCK_WORDS[kind]:
+        return False
+    if kind == "related" and words > 40:
+        return _link_chars(el) >= len(text.strip()) / 3
+    return True
+
+
+def is_dek(el: HtmlElement, description_key: str, dek_class: bool) -> bool:
+    """Rule dek: the standfirst under the headline, repeating the page description.
+
+    Its text equals the declared description and it is a heading, has a dek/standfirst/
+    subtitle/summary class, or sits in <header>. A body paragraph equal to the description is
+    the lede (sites copy it into the description) and stays.
+    """
+    if not description_key or _norm(el.text_content()) != description_key:
+        return False
+    return (
+        dek_class
+        or el.tag in ("h2", "h3", "h4")
+        or any(a.tag == "header" for a in el.iterancestors())
+    )
+
+
+_RELATED_LABELS = (
+    r"also read|read also|read more|more to read|see more|see also|"
+    r"related(?: story| stories| article| articles| post| posts| coverage| reading| content)?|"
+    r"recommended(?: reading| for you)?|more(?: stories| news| on this)?(?=\s*:)|don'?t miss|must read|"
+    r"editor'?s picks?|you may also like|you might also like|watch|listen|top stories|trending|"
+    r"more news|further reading|"
+    r"lesen sie auch|mehr zum thema|auch interessant|lire aussi|à lire aussi|voir aussi|leggi anche|"
+    r"leia também|veja também|lee también|ver también|lees ook|czytaj także|läs också|læs också"
+)
+_RELATED_PREFIX = re.compile(rf"^\W*(?:{_RELATED_LABELS})\b\s*[:\-–—|»>]*", re.IGNORECASE)
+
+
+def is_inline_related(el: HtmlElement, text: str) -> bool:
+    """Rule inline_related: 'Also read: <link>', 'READ MORE: <link>', 'Related: <link>' inside
+    the body. The block opens with such a label and the rest is short (<= 15 words) or mostly
+    (>= 50 %) link text."""
+    if len(text) > 400:
+        return False
+    match = _RELATED_PREFIX.match(text)
+    if not match:
+        return False
+    rest = text[match.end() :].strip()
+    if not rest:
+        return el.tag in ("h2", "h3", "h4", "h5", "h6")
+    return _words(rest) <= 15 or _link_chars(el) >= len(rest) * 0.5
+
+
+def is_link_only(el: HtmlElement, text: str) -> bool:
+    """Rule link_only_blocks: a paragraph, list item or heading that is nothing but a link to
+    another page: at most 30 words, link text >= 85 % of it. Prose never is one link from start
+    to end; teaser lists and "more stories" rows are."""
+    if _words(text) > 30:
+        return False
+    link = _link_chars(el)
+    return link > 0 and link >= 0.85 * len(text)
+
+
+_TEXT_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6")
+
+
+def prune_tree(tree: HtmlElement, description: str | None = None) -> Counter[str]:
+    """Run every tree rule (in place); returns how often each fired."""
+    fired: Counter[str] = Counter()
+    fired["merge_split_bodies"] = merge_split_bodies(tree)
+    key = _norm(description) if description and _words(description) >= 5 else ""
+    for el in _WITH_ATTRS(tree):
+        if el.tag not in _CLASS_TAGS:
+            continue
+        kind = block_kind(el)
+        if kind is None or el.getparent() is None:
+            continue
+        if kind == "dek":
+            if is_dek(el, key, True):
+                _remove(el)
+                fired["dek"] += 1
+        elif is_boilerplate_block(el, kind):
+            _remove(el)
+            fired["media_blocks" if kind == "media" else "boilerplate_blocks"] += 1
+    for el in list(tree.iter(*_TEXT_TAGS)):
+        if el.getparent() is None:
+            continue
+        text = el.text_content().strip()
+        if not text:
+            continue
+        linked = el.find(".//a") is not None
+        if _RELATED_PREFIX.match(text) and is_inline_related(el, text):
+            _remove(el)
+            fired["inline_related"] += 1
+        elif linked and len(text) < 400 and is_link_only(el, text):
+            _remove(el)
+            fired["link_only_blocks"] += 1
+        elif (
+            key
+            and el.tag in ("h2", "h3", "h4", "p")
+            and abs(len(text) - len(description or "")) < 40
+            and is_dek(el, key, False)
+        ):
+            _remove(el)
+            fired["dek"] += 1
+    for lst in list(tree.iter("ul", "ol")):  # lists emptied by the rules above
+        if lst.getparent() is not None and not lst.text_content().strip():
+            _remove(lst)
+    return +fired
+
+
+_BODY_TOKENS = frozenset({"body", "content", "text", "article", "story", "entry", "post", "copy"})
+_NOT_BODY_TOKENS = frozenset(
+    {"comment", "comments", "reply", "replies", "related", "teaser", "card"}
+)
+
+
+def merge_split_bodies(tree: HtmlElement) -> int:
+    """Rule merge_split_bodies: article bodies split by ad rows into containers of one class.
+
+    Templates cut long stories into ``<div class="article__body">`` pieces with ads and
+    sidebars between them; trafilatura keeps the first piece only. When two or more
+    non-nested containers share a body-like class (body/content/text/article/story ...) and
+    each holds at least two paragraphs of 80+ characters, the later pieces' children are moved
+    into the first one, in document order.
+    """
+    groups: dict[str, list[HtmlElement]] = {}
+    for p in tree.iter("p"):
+        parent = p.getparent()
+        if parent is None:
+            continue
+        cls = parent.get("class")
+        if not cls or len(p.text_content()) < 80:
+            continue
+        members = groups.setdefault(cls, [])
+        if parent not in members:
+            members.append(parent)
+    merged = 0
+    for cls, members in groups.items():
+        if len(members) < 2:
+            continue
+        tokens = set(_SPLIT.split(cls.lower()))
+        if tokens.isdisjoint(_BODY_TOKENS) or not tokens.isdisjoint(_NOT_BODY_TOKENS):
+            continue
+        rich = [
+            m
+            for m in members
+            if sum(1 for p in m.iterchildren("p") if len(p.text_content()) >= 80) >= 2
+        ]
+        if len(rich) < 2:
+            continue
+        first = rich[0]
+        for other in rich[1:]:
+            if any(a is first for a in other.iterancestors()) or any(
+                a is other for a in first.iterancestors()
+            ):
+                continue
+            for child in list(other):
+                first.append(child)
+            _remove(other)
+            merged += 1
+    return merged
+
+
+# ---------------------------------------------------------------------------- paragraph rules
+
+_CTA = re.compile(
+    r"^\W*(?:click here|tap here|subscribe|sign up|signup|join (?:us|our|the)|download (?:the|our)|"
+    r"get (?:the|our) .{0,40}(?:app|newsletter)|get .{0,40} delivered|follow (?:us|@?\w+(?: \w+){0,5}) on|"
+    r"like (?:us|this story)|share (?:this|it)|tell us what you think|thanks for signing up|"
+    r"thank you for signing up|keep an eye on your inbox|there was an error|an error has occurred|"
+    r"please try again|this article has been sent|if you (?:enjoyed|liked) this|we have a proposition|"
+    r"get access to|have a (?:news )?tip\b|got a (?:news )?tip\b|listen to|you can view our|"
+    r"sign in to|log in to|already a subscriber|support (?:our|independent) journalism|"
+    r"(?:start|begin) your day with|there'?s plenty more where|get the latest .{0,40} inbox|"
+    r"want more .{0,40}\?|for more (?:news|stories|updates)|more (?:\w+ ){0,2}coverage:|"
+    r"abonnieren sie|folgen sie uns|suivez-nous|abonnez-vous|siga-nos|síguenos|seguici)",
+    re.IGNORECASE,
+)
+_CTA_ANYWHERE = re.compile(
+    r"sign up for (?:our|the|free)|subscribe to (?:our|the)|newsletter|delivered (?:to|right to|straight to) your inbox|"
+    r"follow (?:us|him|her|them|@\w+) on (?:twitter|facebook|instagram)|on (?:facebook|twitter|instagram),? (?:and|or) (?:twitter|instagram|youtube)|"
+    r"get (?:the|our) .{0,30} app|download the .{0,30} app",
+    re.IGNORECASE,
+)
+_CREDIT = re.compile(
+    r"^\W*(?:\(?(?:reporting|additional reporting|writing|editing|edited|compiled|research|"
+    r"with (?:additional )?reporting) by\b|"
+    r"(?:sources?|via|credit|quelle|fuente|fonte)\s*:|"
+    r"with (?:\w+ )?wires?\b|"
+    r"write to .{2,60} at \S+@|email .{2,60} at \S+@|contact (?:the )?(?:writer|reporter|author)s?\b|"
+    r"reach (?:the )?(?:writer|reporter|author)s?\b|"
+    r".{3,200}\bcontributed (?:to )?(?:this|the) (?:report|story|article)|"
+    r".{3,120}\bcontributed reporting\b)",
+    re.IGNORECASE,
+)
+_COPYRIGHT = re.compile(
+    r"©|ⓒ|\(c\) ?\d{4}|\bcopyright\b|all rights reserved|alle rechte vorbehalten|tous droits réservés|무단전재",
+    re.IGNORECASE,
+)
+_URL_ONLY = re.compile(
+    r"^\W*(?:https?://|www\.)\S+\W*$|^\S+@\S+\.\w+$|^@\w+$|^(?:twitter|facebook|instagram)\.com/\S+$",
+    re.IGNORECASE,
+)
+_TAGS = re.compile(
+    r"^\W*(?:tags?|tagged(?: with)?|filed under|topics?|keywords?|categor(?:y|ies)|schlagw(?:ö|o)rter|themen)\b\s*[:|]?",
+    re.IGNORECASE,
+)
+_COMMENTS = re.compile(
+    r"^\W*(?:\d+\s+)?(?:comments?|kommentare?|commentaires?|comentários?|comentarios?|reactions?|responses?)\W*(?:\(\d+\))?\W*$",
+    re.IGNORECASE,
+)
+_MONTHS = (
+    "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|"
+    "august|september|october|november|december|januar|februar|märz|mai|juni|juli|oktober|dezember|"
+    "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|enero|febrero|"
+    "marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre|janeiro|fevereiro|"
+    "março|maio|junho|julho|setembro|outubro|dezembro|gennaio|febbraio|aprile|maggio|giugno|luglio|"
+    "settembre|ottobre|dicembre"
+)
+_DATE_TOKEN = re.compile(
+    rf"\b(?:\d{{1,4}}(?:[:/.\-]\d{{1,4}}){{1,2}}|\d{{1,2}}(?:st|nd|rd|th)?|(?:{_MONTHS})\.?|"
+    r"(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day)?\.?|am|pm|a\.m|p\.m|[ap]\.?m\.?|"
+    r"gmt|utc|[ecmp][sd]t|bst|cet|cest|ist|updated|update|published|posted|last|modified|on|at|by|"
+    r"segunda|terça|quarta|quinta|sexta|feira|sábado|domingo|às|de|del|le|am|um|uhr|"
+    r"montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|"
+    r"samedi|dimanche|lunes|martes|miércoles|jueves|viernes|\d{4})\b",
+    re.IGNORECASE,
+)
+_READING_TIME = re.compile(
+    r"^\W*(?:\d+\s*(?:min(?:ute)?s?|mins?)\.?\s*(?:read|de lecture|lesezeit|di lettura)|"
+    r"(?:reading time|read time|tempo de leitura|tiempo de lectura|lesezeit|temps de lecture)\s*:?\s*\d+)",
+    re.IGNORECASE,
+)
+_ABOUT = re.compile(
+    r"^\W*(?:about|über|à propos de|acerca de|sobre|informazioni su)\s+\S.{0,50}$", re.IGNORECASE
+)
+_PRESS_END = re.compile(
+    r"^\W*(?:#\s*#\s*#|-\s*30\s*-|media contacts?|press contacts?|investor contacts?|for (?:further|more) information,? (?:please )?contact)\b",
+    re.IGNORECASE,
+)
+# A heading that only announces a teaser list: "You may also like", "Popular on X", "Most read".
+_RELATED_HEADING = re.compile(
+    rf"^\W*(?:{_RELATED_LABELS}|popular on|most (?:read|viewed|popular|shared)|explore further)\b.{{0,40}}$",
+    re.IGNORECASE,
+)
+
+
+def is_dateline(text: str) -> bool:
+    """A short block that is only a date/time/byline stamp ('Updated: Nov. 19, 2019 10:32 a.m.')."""
+    words = _WORD.findall(text)
+    if not words or len(words) > 16 or not any(ch.isdigit() for ch in text):
+        return False
+    rest = _DATE_TOKEN.sub(" ", text)
+    left = _words(rest)
+    # "5:45 AM PST 11/19/2019 by Jane Doe": a date stamp with a byline
+    return left <= 1 or (left <= 4 and re.search(r"\bby\b", text, re.IGNORECASE) is not None)
+
+
+def paragraph_rule(text: str, tag: str, position: int, total: int, words: int) -> str | None:
+    """The name of the paragraph rule that removes this block, or None to keep it."""
+    if words <= 40 and _CTA.match(text):
+        return "call_to_action"
+    if words <= 40 and _CTA_ANYWHERE.search(text):
+        return "call_to_action"
+    if words <= 60 and _CREDIT.match(text):
+        return "credit_line"
+    if words <= 30 and _COPYRIGHT.search(text):
+        return "copyright"
+    if words <= 12 and _URL_ONLY.match(text):
+        return "url_only"
+    if (
+        words <= 40
+        and _TAGS.match(text)
+        and (tag == "head" or words <= 2 or ":" in text[:20] or "|" in text)
+    ):
+        return "tag_line"
+    if words <= 4 and _COMMENTS.match(text):
+        return "comments_label"
+    if (
+        words <= 16
+        and (position <= 2 or position >= total - 2)
+        and (is_dateline(text) or _READING_TIME.match(text))
+    ):
+        return "dateline"
+    if words <= 8 and _RELATED_HEADING.match(text):
+        return "related_heading"
+    return None
+
+
+def _block_text(el: HtmlElement) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def clean_body(body: HtmlElement) -> Counter[str]:
+    """Remove boilerplate blocks from trafilatura's output body (in place)."""
+    fired: Counter[str] = Counter()
+    blocks = [el for el in body if isinstance(el.tag, str)]
+    total = len(blocks)
+    cut_from: int | None = None
+    for i, el in enumerate(blocks):
+        text = _block_text(el)
+        if not text:
+            continue
+        words = _words(text)
+        # press-release tail: "About <Company>" heading / "###" / "Media contact" in the second half
+        if (
+            cut_from is None
+            and i >= total / 2
+            and i > 0
+            and (
+                (words <= 6 and _ABOUT.match(text) and (el.tag == "head" or words <= 4))
+                or _PRESS_END.match(text)
+            )
+        ):
+            cut_from = i
+            break
+        rule = paragraph_rule(text, el.tag, i, total, words)
+        if rule:
+            body.remove(el)
+            fired[rule] += 1
+    if cut_from is not None:
+        for el in blocks[cut_from:]:
+            if el.getparent() is body:
+                body.remove(el)
+                fired["press_release_tail"] += 1
+    return fired
