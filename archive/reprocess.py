@@ -29,6 +29,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -203,8 +204,7 @@ def reprocess(
     counts: Counter = Counter()
     files: list[dict] = []
     extractor = None
-    pool = (ProcessPoolExecutor(max_workers=n, mp_context=_mp_context(), initializer=_no_network)
-            if n > 1 else None)
+    pool = _Pool(n) if n > 1 else None
     try:
         for cid in ids:
             old = _old_records(root, cid)
@@ -251,7 +251,7 @@ def reprocess(
                                {"url": prev.get("url"), "reason": "capture_not_found"})
     finally:
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
     seconds = time.monotonic() - started
     report = _report(root, out, ids, diff, counts, files, extractor, seconds, n)
     out.mkdir(parents=True, exist_ok=True)
@@ -296,7 +296,33 @@ def _compare(diff: Diff, prev: dict | None, record: dict) -> None:
         diff.count(record.get("domain"), "changed", record.get("url"))
 
 
-def _extract_all(pages: Iterator[Page], old: dict, pool: ProcessPoolExecutor | None, workers: int,
+class _Pool:
+    """The extraction process pool, restarted when a worker dies (out of memory, a crash in a
+    C extension); see ``_extract_all`` for which page is given up."""
+
+    def __init__(self, workers: int, fn: Callable[..., tuple[dict | None, str]] = _extract):
+        self.workers = workers
+        self.fn = fn
+        self.restarts = 0
+        self.executor = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(),
+                                   initializer=_no_network)
+
+    def submit(self, args: tuple) -> Future:
+        return self.executor.submit(self.fn, *args)
+
+    def restart(self) -> None:
+        self.restarts += 1
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._start()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _extract_all(pages: Iterator[Page], old: dict, pool: _Pool | None, workers: int,
                  time_budget: float | None) -> Iterator[tuple[Page, tuple[dict | None, str]]]:
     """(page, extract_page result) in page order; at most ``4 * workers`` pages in flight."""
 
@@ -310,16 +336,33 @@ def _extract_all(pages: Iterator[Page], old: dict, pool: ProcessPoolExecutor | N
         for page in pages:
             yield page, _extract(*args(page))
         return
-    pending: deque[tuple[Page, Future]] = deque()
+    pending: deque[list] = deque()  # [page, args, future], oldest first
+
+    def take() -> tuple[Page, tuple[dict | None, str]]:
+        page, a, fut = pending.popleft()
+        try:
+            return page, fut.result()
+        except BrokenProcessPool:
+            pass
+        # A worker died, and every page in flight failed with it. Run this page again on its
+        # own: only a page that kills a worker by itself is given up as "extractor_crashed".
+        pool.restart()
+        try:
+            result = pool.submit(a).result()
+        except BrokenProcessPool:
+            pool.restart()
+            result = (None, "extractor_crashed")
+        for entry in pending:
+            entry[2] = pool.submit(entry[1])
+        return page, result
+
     for page in pages:
-        pending.append((page, pool.submit(_extract, *args(page))))
-        page.body = b""  # the worker has its copy; keep memory flat
+        a = args(page)
+        pending.append([page, a, pool.submit(a)])
         if len(pending) >= 4 * workers:
-            done, fut = pending.popleft()
-            yield done, fut.result()
+            yield take()
     while pending:
-        done, fut = pending.popleft()
-        yield done, fut.result()
+        yield take()
 
 
 def _report(root: Path, out: Path, ids: list[str], diff: Diff, counts: Counter, files: list[dict],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import shutil
 import socket
 from concurrent.futures import ProcessPoolExecutor
@@ -13,7 +14,15 @@ import pytest
 
 from archive.cli import reprocess as reprocess_cli
 from archive.records import iter_records
-from archive.reprocess import ReprocessError, _mp_context, _no_network, reprocess
+from archive.reprocess import (
+    Page,
+    ReprocessError,
+    _extract_all,
+    _mp_context,
+    _no_network,
+    _Pool,
+    reprocess,
+)
 from tests.archive.replay_archive import CRAWL_2, article_url, build_archive, crawl_site
 
 N = 40
@@ -95,6 +104,30 @@ def test_pool_workers_have_no_network_and_give_the_same_records(crawled, tmp_pat
     a, b = records_by_pointer(tmp_path / "one"), records_by_pointer(tmp_path / "two")
     assert a.keys() == b.keys()
     assert all(a[k]["text"] == b[k]["text"] and a[k]["title"] == b[k]["title"] for k in a)
+
+
+def _crash_on_marker(body, url, *rest):
+    """Stands in for extraction: a worker that dies on one page, like a C extension crash."""
+    if body == b"crash":
+        os._exit(1)
+    return {"text": body.decode()}, "ok"
+
+
+def test_a_dying_worker_costs_one_page_not_the_run():
+    pages = [Page(f"http://x.test/{i}", b"crash" if i == 5 else f"page {i}".encode(),
+                  "text/html", 200, "", {"file": "f", "offset": i}) for i in range(12)]
+    pool = _Pool(2, fn=_crash_on_marker)
+    try:
+        results = [(p.url, r) for p, r in _extract_all(iter(pages), {}, pool, 2, None)]
+    finally:
+        pool.close()
+    assert [u for u, _ in results] == [p.url for p in pages]  # order kept
+    for i, (_, (fields, reason)) in enumerate(results):
+        if i == 5:
+            assert (fields, reason) == (None, "extractor_crashed")
+        else:
+            assert (fields, reason) == ({"text": f"page {i}"}, "ok")
+    assert pool.restarts >= 1
 
 
 def _rewrite_records(root, change) -> None:
