@@ -557,3 +557,47 @@ def test_sizes_and_options_parse(tmp_path: Path) -> None:
         cli.size("lots")
     with pytest.raises(UsageError):
         ExportOptions(format="xml").validate()
+
+
+def test_an_export_that_keeps_nothing_is_still_complete(varied, tmp_path: Path) -> None:
+    root, _ = varied
+    result = export(root, tmp_path / "o", ExportOptions(format="parquet", query="zzzz-nowhere"))
+    assert result.rows == 0 and result.manifest["files"] == []
+    assert result.manifest["counts"]["filtered"] == {"query": 42}
+    assert "(empty export)" in (tmp_path / "o" / "README.md").read_text()
+
+
+def test_progress_draws_only_on_a_terminal() -> None:
+    import io
+
+    from archive.export_progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    pipe = io.StringIO()
+    p = Progress(stream=pipe)
+    p.stage("reading")
+    p.update(10)
+    p.done()
+    assert pipe.getvalue() == "" and not p.enabled
+
+    tty = Tty()
+    p = Progress(stream=tty, interval=0)
+    p.stage("reading")
+    p.update(1500, errors=2)
+    p.done()
+    assert tty.getvalue().startswith("\rreading: 1,500 records (") and ", 2 errors" in tty.getvalue()
+    assert tty.getvalue().endswith("\n")
+
+
+def test_hugging_face_datasets_loads_the_folder_from_its_card(varied, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    datasets = pytest.importorskip("datasets")
+    root, _ = varied
+    result = export(root, tmp_path / "o", ExportOptions(format="parquet", partition_by="language"))
+    ds = datasets.load_dataset(str(tmp_path / "o"), split="train")
+    assert ds.num_rows == result.rows
+    assert ds.column_names == FIELD_NAMES
