@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -232,13 +232,19 @@ class NewsSpider(scrapy.Spider):
             return
         site = self.site_configs[idx]
         by_pattern = site.is_article_url(response.url)
+        kind = url_kind(response.url) if by_pattern is None else None
+        # A page is surely an article when the discovery document, the site's patterns, the URL
+        # shape or its own metadata say so. A page whose URL says nothing either way (e.g.
+        # /tricky/story.html with no og:type) is both: extraction decides if it is an article
+        # (or counts it as a section front), and its links are followed like a hub's.
         article = role == "article" or by_pattern is True or (
             by_pattern is None and role != "homepage"
-            and (url_kind(response.url) == "article" or looks_like_article(response.body))
+            and (kind == "article" or looks_like_article(response.body))
         )
-        if article:
+        candidate = article or (by_pattern is None and role != "homepage" and kind == "unknown")
+        if candidate:
             yield self._item(response)
-        else:
+        if not article:
             self.stats.inc_value("newsarchive/pages/hub")
         depth = response.meta.get("newsarchive_depth", 0)
         max_depth = site.max_depth if site.max_depth is not None else self.max_depth
@@ -352,6 +358,8 @@ class NewsSpider(scrapy.Spider):
         if failure.check(HttpError):
             status = failure.value.response.status
             reason = f"http_{status}"
+        elif failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
+            reason = "robots_txt"
         else:
             reason = f"download_error/{failure.type.__name__}"
         self.stats.inc_value(f"newsarchive/skipped/{reason}")
