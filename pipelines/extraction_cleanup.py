@@ -243,9 +243,12 @@ def is_link_only(el: HtmlElement, text: str) -> bool:
     if _words(text) > 30:
         return False
     link = _link_chars(el)
+    # a trailing label outside the link ("[VIDEO]", "(Photos)", "|") does not make it prose
+    text = _TRAILING_LABEL.sub("", text)
     return link > 0 and link >= 0.85 * len(text)
 
 
+_TRAILING_LABEL = re.compile(r"(?:\s*[\[(][^\])]{1,15}[\])])?[\s|•·»>-]*$")
 _TEXT_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6")
 
 
@@ -380,7 +383,8 @@ _CREDIT = re.compile(
     re.IGNORECASE,
 )
 _COPYRIGHT = re.compile(
-    r"©|ⓒ|\(c\) ?\d{4}|\bcopyright\b|all rights reserved|alle rechte vorbehalten|tous droits réservés|무단전재",
+    r"©|ⓒ|^\W*(?:copyright|\(c\))\b|all rights reserved|alle rechte vorbehalten|tous droits réservés|"
+    r"todos los derechos reservados|무단전재",
     re.IGNORECASE,
 )
 _URL_ONLY = re.compile(

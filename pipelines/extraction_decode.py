@@ -99,15 +99,17 @@ def looks_binary(body: bytes) -> bool:
 
 
 def _utf16_without_bom(sample: bytes) -> str | None:
-    """UTF-16 markup without a BOM puts NUL in every other byte; a binary file does not."""
+    """UTF-16 markup without a BOM: NUL in every other byte, and text in the others (Latin
+    script markup is ASCII in the low byte); a binary format has no such pattern."""
     if len(sample) < 64 or sample.count(0) < len(sample) * 0.3:
         return None
-    even = sample[0::2].count(0)
-    odd = sample[1::2].count(0)
-    if odd > len(sample) * 0.4 and even < len(sample) * 0.02:
-        return "utf-16-le"
-    if even > len(sample) * 0.4 and odd < len(sample) * 0.02:
-        return "utf-16-be"
+    sample = sample[: len(sample) // 2 * 2]
+    even, odd = sample[0::2], sample[1::2]
+    for nuls, text, name in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if nuls.count(0) > len(nuls) * 0.8 and text.count(0) < len(text) * 0.05:
+            controls = len(text) - len(text.translate(None, _CONTROL))
+            if controls < len(text) * 0.05:
+                return name
     return None
 
 

@@ -191,6 +191,40 @@ def page_links(tree: HtmlElement, base_url: str | None) -> list[tuple[str, str, 
     for a in root.iter("a"):
         if a.get("href") is not None:
             _visit_link(a, _inherited(a, memo), base_url, resolved, out)
+    out.extend(embedded_media(root, base_url))
+    return out
+
+
+# Players embedded from these hosts are media even outside a media block.
+_PLAYER_HOST = re.compile(
+    r"(?:^|\.)(?:youtube(?:-nocookie)?\.com|youtu\.be|vimeo\.com|dailymotion\.com|twitch\.tv|"
+    r"jwplayer\.com|jwplatform\.com|brightcove\.(?:net|com)|players\.brightcove\.net|"
+    r"soundcloud\.com|spotify\.com|megaphone\.fm|simplecast\.com|podbean\.com|libsyn\.com|"
+    r"anchor\.fm|apple\.com|tiktok\.com|streamable\.com|wistia\.(?:com|net)|kaltura\.com|"
+    r"vidible\.tv|ooyala\.com|rumble\.com|bitchute\.com)$",
+    re.IGNORECASE,
+)
+
+
+def embedded_media(root: HtmlElement, base_url: str | None) -> list[tuple[str, str, str]]:
+    """Players embedded in the page: <video>/<audio> sources and <iframe>s from player hosts.
+
+    An embedded video is a media item of the page as much as a link to a video page is.
+    """
+    out: list[tuple[str, str, str]] = []
+    for el in root.iter("iframe", "video", "audio", "source"):
+        src = el.get("src") or el.get("data-src")
+        url = absolute_url(base_url, src)
+        if url is None:
+            continue
+        if el.tag == "iframe":
+            host = urlsplit(url).hostname or ""
+            if not _PLAYER_HOST.search(host) and not _MEDIA_PATH.search(url, url.find("/", 8)):
+                continue
+        elif el.tag == "source" and el.getparent() is not None and el.getparent().tag == "picture":
+            continue  # responsive image sources, not media
+        title = _clean(el.get("title") or el.get("aria-label"))
+        out.append((url, title, "media"))
     return out
 
 

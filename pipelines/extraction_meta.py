@@ -223,8 +223,8 @@ def parse_date(value: Any) -> str | None:
             return None
     if not 1990 <= parsed.year <= 2100:
         return None
-    if len(text) <= 10 and parsed.hour == parsed.minute == 0 and "T" not in text:
-        return parsed.date().isoformat()
+    if parsed.hour == parsed.minute == parsed.second == 0 and ":" not in text:
+        return parsed.date().isoformat()  # no time given: a date, not midnight
     return parsed.isoformat()
 
 

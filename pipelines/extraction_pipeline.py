@@ -72,13 +72,19 @@ class ExtractionPipeline:
         if not s.getbool("NEWSARCHIVE_EXTRACTION_ENABLED", True):
             raise NotConfigured("NEWSARCHIVE_EXTRACTION_ENABLED is off")
         workers = pool_size(s.getint("NEWSARCHIVE_EXTRACTION_WORKERS", 0))
-        o = cls(crawler, workers, s.getfloat("NEWSARCHIVE_EXTRACTION_TIMEOUT", 30.0),
-                max(1, s.getint("NEWSARCHIVE_EXTRACTION_MAX_PENDING", 64)))
+        o = cls(
+            crawler,
+            workers,
+            s.getfloat("NEWSARCHIVE_EXTRACTION_TIMEOUT", 30.0),
+            max(1, s.getint("NEWSARCHIVE_EXTRACTION_MAX_PENDING", 64)),
+        )
         crawler.signals.connect(o.engine_stopped, signal=signals.engine_stopped)
         return o
 
     def _start_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(), initializer=_worker_init)
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=_mp_context(), initializer=_worker_init
+        )
 
     def open_spider(self) -> None:
         self.executor = self._start_pool()
@@ -100,17 +106,24 @@ class ExtractionPipeline:
                 assert self.executor is not None
                 try:
                     future = self.executor.submit(
-                        extract_page, item["body"], item["url"],
-                        content_type=item.get("content_type"), final_url=item.get("final_url"),
-                        hints={"discovered_via": item.get("discovered_via")}, time_budget=self.timeout,
+                        extract_page,
+                        item["body"],
+                        item["url"],
+                        content_type=item.get("content_type"),
+                        final_url=item.get("final_url"),
+                        hints={"discovered_via": item.get("discovered_via")},
+                        time_budget=self.timeout,
                     )
                     return await asyncio.wrap_future(future)
                 except BrokenProcessPool:
                     # A worker died (out of memory, a crash in a C extension): restart the pool once
                     # for this page, then give the page up as a counted skip.
                     self.stats.inc_value("newsarchive/extraction/pool_restarts")
-                    logger.warning("Extraction worker died on %s (attempt %d); restarting the pool",
-                                   item["url"], attempt)
+                    logger.warning(
+                        "Extraction worker died on %s (attempt %d); restarting the pool",
+                        item["url"],
+                        attempt,
+                    )
                     self.executor.shutdown(wait=False, cancel_futures=True)
                     self.executor = self._start_pool()
             return None, "extractor_crashed"

@@ -1,0 +1,321 @@
+"""One test (or a few) per cleanup rule of pipelines/extraction_cleanup.py: what it removes and
+what it must leave alone."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+from lxml.html import fromstring
+
+from pipelines.extraction_cleanup import (
+    block_kind,
+    clean_body,
+    is_dateline,
+    merge_split_bodies,
+    paragraph_rule,
+    prune_tree,
+)
+
+LONG = "The council met on Monday to discuss the budget and agreed to raise spending on roads."
+
+
+def doc(body: str) -> etree._Element:
+    return fromstring(f"<html><head><title>t</title></head><body>{body}</body></html>")
+
+
+def text_of(tree) -> str:
+    return " ".join(tree.find("body").text_content().split())
+
+
+# ---------------------------------------------------------------------------- tree rules
+
+
+def test_merge_split_bodies_joins_pieces_in_order():
+    tree = doc(
+        f'<div class="row"><div class="article__body"><p>{LONG} one</p><p>{LONG} two</p></div></div>'
+        '<div class="ad">Advertisement</div>'
+        f'<div class="row"><div class="article__body"><p>{LONG} three</p><p>{LONG} four</p></div></div>'
+    )
+    assert merge_split_bodies(tree) == 1
+    bodies = tree.xpath('//div[@class="article__body"]')
+    assert len(bodies) == 1
+    assert [p.text.split()[-1] for p in bodies[0].iter("p")] == ["one", "two", "three", "four"]
+
+
+def test_merge_split_bodies_leaves_comments_and_single_bodies():
+    comments = "".join(
+        f'<div class="comment-body"><p>{LONG} c{i}</p><p>{LONG} d{i}</p></div>' for i in range(3)
+    )
+    tree = doc(f'<div class="entry-content"><p>{LONG}</p><p>{LONG}</p></div>{comments}')
+    assert merge_split_bodies(tree) == 0
+    assert len(tree.xpath('//div[@class="comment-body"]')) == 3
+
+
+def test_newsletter_box():
+    tree = doc(
+        f"<article><p>{LONG}</p>"
+        '<section class="Newsletter-container"><h3>Pick Six Newsletter</h3><p>Get the big stories.</p>'
+        "<p>Thanks for signing up!</p></section></article>"
+    )
+    assert prune_tree(tree)["boilerplate_blocks"] == 1
+    assert "Newsletter" not in text_of(tree) and LONG in text_of(tree)
+
+
+def test_related_block_link_heavy_or_short():
+    items = "".join(
+        f'<li><a href="/s/{i}">Other story number {i} about things</a></li>' for i in range(6)
+    )
+    tree = doc(
+        f'<article><p>{LONG}</p><div class="latest-news-box"><ul>{items}</ul></div></article>'
+    )
+    assert prune_tree(tree)["boilerplate_blocks"] == 1
+    assert "Other story" not in text_of(tree)
+
+
+def test_related_token_on_a_long_prose_container_is_kept():
+    prose = " ".join([LONG] * 8)
+    tree = doc(f'<div class="story-related-content"><p>{prose}</p><p>{prose}</p></div>')
+    prune_tree(tree)
+    assert prose in text_of(tree)
+
+
+def test_taxonomy_classes_do_not_name_the_block():
+    # WordPress puts the post's tags on the article element: "tag-trending" is not a trending box
+    el = fromstring(
+        '<article class="post-12 post type-post tag-trending category-latest">x</article>'
+    )
+    assert block_kind(el) is None
+    tree = doc(f'<article class="post tag-popular"><p>{LONG}</p></article>')
+    prune_tree(tree)
+    assert LONG in text_of(tree)
+
+
+def test_tools_block():
+    tree = doc(
+        f'<article><div class="article-toolbar"><a href="/reprints">Order Reprints</a> <a href="#">Print Article</a></div>'
+        f"<p>{LONG}</p></article>"
+    )
+    assert prune_tree(tree)["boilerplate_blocks"] == 1
+    assert "Reprints" not in text_of(tree)
+
+
+def test_media_block_with_caption():
+    tree = doc(
+        f'<article><p>{LONG}</p><div class="video-player"><video src="/v.mp4"></video>'
+        '<p class="caption">Watch: the minister speaks (2:14)</p></div></article>'
+    )
+    assert prune_tree(tree)["media_blocks"] == 1
+    assert "minister speaks" not in text_of(tree)
+
+
+def test_embedded_posts_are_not_media_blocks():
+    tree = doc(
+        f'<article><p>{LONG}</p><div class="embed-twitter"><blockquote class="twitter-tweet">'
+        "<p>This tweet is quoted in the story</p></blockquote></div></article>"
+    )
+    prune_tree(tree)
+    assert "This tweet is quoted" in text_of(tree)
+
+
+DESCRIPTION = "One member of the defense did not hold back on Monday when asked about the fight"
+
+
+@pytest.mark.parametrize(
+    "dek",
+    [
+        f'<h2 class="article-subline">{DESCRIPTION}</h2>',
+        f'<p class="standfirst">{DESCRIPTION}</p>',
+        f"<header><p>{DESCRIPTION}</p></header>",
+        f"<h2>{DESCRIPTION}</h2>",
+    ],
+)
+def test_dek_repeating_the_description(dek):
+    tree = doc(f"<article><h1>Headline</h1>{dek}<p>{LONG}</p></article>")
+    assert prune_tree(tree, DESCRIPTION)["dek"] == 1
+    assert "did not hold back" not in text_of(tree)
+
+
+def test_lede_equal_to_description_stays():
+    tree = doc(f"<article><h1>Headline</h1><p>{DESCRIPTION}.</p><p>{LONG}</p></article>")
+    assert prune_tree(tree, DESCRIPTION)["dek"] == 0
+    assert "did not hold back" in text_of(tree)
+
+
+@pytest.mark.parametrize(
+    "teaser",
+    [
+        '<p><strong>Also Read:</strong> <a href="/2025/a">Takaichi elected prime minister</a></p>',
+        '<p>READ MORE: <a href="/2025/b">China plague outbreak confirmed in Beijing</a></p>',
+        '<p>Related: <a href="/2025/c">The 15 weirdest galaxies in our universe</a></p>',
+        '<p>Leggi anche: <a href="/2025/d">Gli attori che interpreteranno Pegasus</a></p>',
+        "<h3>You may also like</h3>",
+    ],
+)
+def test_inline_related(teaser):
+    tree = doc(f"<article><p>{LONG}</p>{teaser}<p>{LONG} again</p></article>")
+    assert prune_tree(tree)["inline_related"] == 1
+    assert text_of(tree).count("council met") == 2
+    assert len(text_of(tree)) < 2 * len(LONG) + 20
+
+
+def test_inline_related_needs_a_label_at_the_start():
+    sentence = "<p>Officials said they would read more reports before deciding, and see also what courts say.</p>"
+    tree = doc(
+        f"<article>{sentence}<p>More information: G. Petit et al., Handbook of Life Support Systems.</p></article>"
+    )
+    assert prune_tree(tree)["inline_related"] == 0
+    assert "read more reports" in text_of(tree) and "More information" in text_of(tree)
+
+
+def test_link_only_blocks():
+    tree = doc(
+        f"<article><p>{LONG}</p>"
+        '<p><a href="/2025/10/22/other-story/">Hong Kong threatened with Chinese military intervention</a> [REACTION]</p>'
+        '<ul><li><a href="/x">15 Amazing Images of Stars</a></li><li><a href="/y">11 Facts About the Milky Way</a></li></ul>'
+        "</article>"
+    )
+    fired = prune_tree(tree)
+    assert fired["link_only_blocks"] == 3
+    assert text_of(tree) == LONG
+    assert not tree.xpath("//ul")  # the emptied list goes too
+
+
+def test_paragraph_with_a_link_is_prose():
+    para = '<p>The <a href="/report">report</a> found that spending on roads rose by a third in two years.</p>'
+    tree = doc(f"<article>{para}</article>")
+    assert prune_tree(tree)["link_only_blocks"] == 0
+    assert "spending on roads" in text_of(tree)
+
+
+# ---------------------------------------------------------------------------- paragraph rules
+
+
+def rule(text: str, tag: str = "p", position: int = 5, total: int = 10) -> str | None:
+    return paragraph_rule(text, tag, position, total, len(text.split()))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Click here to subscribe to The Paradigm Newsletter",
+        "Sign up for our Email Newsletters here.",
+        "Follow The New York Times Opinion section on Facebook, Twitter (@NYTopinion) and Instagram.",
+        "CLICK HERE TO GET THE FOX NEWS APP",
+        "Thanks for signing up!",
+        "There was an error processing your subscription.",
+        "Get the latest updates right in your inbox. Subscribe to NJ.com’s newsletters.",
+        "Have a tip? Jane Doe may be reached at jdoe@example.com.",
+        "Like this story? Share it with a friend!",
+    ],
+)
+def test_call_to_action(text):
+    assert rule(text) == "call_to_action"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(Reporting by Greg Roumeliotis; editing by Martin Howell.)",
+        "Additional reporting by Joseph Hudak",
+        "Associated Press writers Alan Fram and Zeke Miller contributed to this report.",
+        "Keith Bradsher contributed reporting from Hong Kong.",
+        "Write to Al Root at allen.root@example.com",
+        "SOURCE: News agencies",
+        "With Post wires",
+    ],
+)
+def test_credit_line(text):
+    assert rule(text) == "credit_line"
+
+
+def test_copyright_url_tags_comments():
+    assert rule("Copyright ©2019 Dow Jones & Company, Inc. All Rights Reserved") == "copyright"
+    assert (
+        rule("https://www.example.com/articles/home-depot-stock-earnings-report-51574168486")
+        == "url_only"
+    )
+    assert rule("paul.takahashi@example.com") == "url_only"
+    assert rule("Tags: stock car, interlagos, calendar") == "tag_line"
+    assert rule("Filed under: Khawarij |") == "tag_line"
+    assert rule("Comments") == "comments_label"
+    assert rule("12 comments") == "comments_label"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "UPDATED: Tue., Nov. 19, 2019",
+        "5:45 AM PST 11/19/2019 by Patrick Shanley",
+        "sexta-feira, 22 de outubro de 2010 às 20:13",
+        "Published 18 November 2019",
+    ],
+)
+def test_dateline_at_the_edges(text):
+    assert is_dateline(text)
+    assert rule(text, position=0) == "dateline"
+    assert rule(text, position=5, total=12) is None  # mid-article: left alone
+
+
+def test_reading_time():
+    assert rule("Tempo de leitura: 1 minuto", position=0) == "dateline"
+    assert rule("4 min read", position=1) == "dateline"
+
+
+def test_related_heading():
+    assert rule("You may also like...", tag="head") == "related_heading"
+    assert rule("Popular on IndieWire", tag="head") == "related_heading"
+    assert rule("Most read in world news", tag="head") == "related_heading"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LONG,
+        "Sign language interpreters were at the meeting, officials said.",
+        "Follow-up talks are planned for December.",
+        "The number 10 bus runs every 15 minutes on weekdays.",
+        "About 40,000 homes were without power on Friday.",
+        "He said the copyright case would go to trial next year, and that the company had filed many documents.",
+        "Comments from residents were mixed.",
+    ],
+)
+def test_prose_is_kept(text):
+    assert rule(text, position=0) is None
+
+
+def body(*blocks: tuple[str, str]) -> etree._Element:
+    el = etree.Element("body")
+    for tag, text in blocks:
+        etree.SubElement(el, tag).text = text
+    return el
+
+
+def test_clean_body_press_release_tail():
+    tree = body(
+        *[("p", f"{LONG} {i}") for i in range(6)],
+        ("head", "About Ascom"),
+        ("p", "Ascom is a global solutions provider focused on healthcare ICT."),
+        ("p", "Ascom is headquartered in Baar (Switzerland)."),
+    )
+    fired = clean_body(tree)
+    assert fired["press_release_tail"] == 3
+    assert len(tree) == 6
+
+
+def test_clean_body_about_heading_early_is_kept():
+    tree = body(("head", "About the plan"), *[("p", f"{LONG} {i}") for i in range(6)])
+    assert clean_body(tree)["press_release_tail"] == 0
+    assert len(tree) == 7
+
+
+def test_clean_body_counts_rules():
+    tree = body(
+        ("p", "Updated at 1:23 p.m."),
+        ("p", LONG),
+        ("p", LONG + " Second."),
+        ("p", "(Reporting by Will Dunham; Editing by Tom Brown)"),
+        ("p", "Copyright 2019 Example News. All rights reserved."),
+    )
+    fired = clean_body(tree)
+    assert fired == {"dateline": 1, "credit_line": 1, "copyright": 1}
+    assert [el.text for el in tree] == [LONG, LONG + " Second."]
