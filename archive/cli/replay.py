@@ -9,6 +9,7 @@ the same arguments: the same server, patched at the right moment, and Ctrl-C rea
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -37,9 +38,7 @@ def run(args: argparse.Namespace) -> int:
         print("newsarchive replay: serves a local archive only; copy it down first "
               "(aws s3 sync ...)", file=sys.stderr)
         return 2
-    try:
-        import pywb  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("pywb") is None:
         print("newsarchive replay: pywb is not installed; pip install 'newsarchive[replay]'",
               file=sys.stderr)
         return 2
