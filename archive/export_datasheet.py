@@ -208,9 +208,11 @@ def render(manifest: dict[str, Any]) -> str:
     ]
     if manifest.get("partition_by"):
         lines += [
-            f"Files are split into folders by `{manifest['partition_by']}` "
-            f"(`{manifest['partition_by']}=<value>`, Hive style, `__HIVE_DEFAULT_PARTITION__` for "
-            "unknown); readers that understand Hive partitioning add the folder value as a column.",
+            f"Files are split into one folder per {manifest['partition_by']} "
+            f"(`{DATA_DIR}/<value>/`, percent-encoded, `unknown` when there is none)"
+            + (" (the month of `published`, else `fetched_at`)" if manifest["partition_by"] == "month"
+               else f"; the `{manifest['partition_by']}` column is in the files as well")
+            + ".",
             "",
         ]
     lines += [

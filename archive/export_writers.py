@@ -1,5 +1,10 @@
 """Shard writers for the export: JSON lines (gzip), Parquet and CSV, rotated by rows and bytes,
-optionally split into Hive-style partition folders (``data/language=en/part-00000.parquet``).
+optionally split into one folder per partition value (``data/en/part-00000.parquet``).
+
+Partition folders are named by the value alone, not Hive's ``language=en``: the column stays in
+the files (Hugging Face ``datasets`` ignores folder names, so a column kept only in the path
+would be lost there), and with Hive names pandas / pyarrow find the column twice, once as a
+string and once as a dictionary from the path, and refuse to load the folder.
 
 Memory is bounded by settings, never by the archive: JSON lines and CSV stream each row to disk;
 Parquet keeps the current row group of each open shard as Arrow record batches (their exact size
@@ -35,8 +40,8 @@ from pipelines.session import OPEN_SUFFIX, file_digest
 FORMATS = ("jsonl", "parquet", "csv")
 EXTENSIONS = {"jsonl": ".jsonl.gz", "parquet": ".parquet", "csv": ".csv"}
 DATA_DIR = "data"
-# The value Hive, Spark, pyarrow and DuckDB read back as null in a partition folder name.
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+# Folder of the rows whose partition value is unknown (no language, no date).
+NULL_PARTITION = "unknown"
 # Rows a Parquet shard holds as Python dicts before turning them into an Arrow batch: small,
 # because with ``max_open`` partitions open this many rows each are in memory as Python objects.
 PY_BATCH_ROWS = 128
@@ -188,13 +193,20 @@ class _ParquetShard(_Shard):
         super().abort()
 
 
-def partition_dir(key: str, value: str | None) -> str:
-    """``key=value`` folder name, percent-encoded the way Hive-partitioned readers decode it."""
-    return f"{key}={NULL_PARTITION if value in (None, '') else quote(value, safe='')}"
+def partition_dir(value: str | None) -> str:
+    """Folder name for a partition value: percent-encoded, so any value is one safe path segment.
+
+    A leading ``.`` or ``_`` is encoded too: pyarrow and pandas skip such folders as hidden."""
+    if value in (None, ""):
+        return NULL_PARTITION
+    name = quote(value, safe="")
+    if name[0] in "._":
+        name = f"%{ord(name[0]):02X}{name[1:]}"
+    return name
 
 
 class ShardedWriter:
-    """Writes rows into ``<out>/data/[<key>=<value>/]part-<serial>.<ext>`` shards."""
+    """Writes rows into ``<out>/data/[<value>/]part-<serial>.<ext>`` shards."""
 
     def __init__(
         self,
@@ -227,7 +239,7 @@ class ShardedWriter:
     def _new_shard(self, partition: str | None) -> _Shard:
         folder = self.out_dir / DATA_DIR
         if self.partition_key is not None:
-            folder = folder / partition_dir(self.partition_key, partition)
+            folder = folder / partition_dir(partition)
         folder.mkdir(parents=True, exist_ok=True)
         serial = self._serial.get(partition, 0)
         self._serial[partition] = serial + 1

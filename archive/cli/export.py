@@ -79,7 +79,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     d.add_argument("--fields", action="append", default=[], metavar="F[,F...]",
                    help=f"columns to export, in order (default all: {','.join(FIELD_NAMES)})")
     d.add_argument("--partition-by", choices=("domain", "month", "language"),
-                   help="one folder per value (Hive style: data/language=en/...)")
+                   help="one folder per value: data/<value>/part-*.ext")
     d.add_argument("--shard-rows", type=_positive, default=DEFAULTS["shard_rows"], metavar="N",
                    help="rows per data file at most (default 100000)")
     d.add_argument("--shard-bytes", type=size, default=DEFAULTS["shard_bytes"], metavar="SIZE",

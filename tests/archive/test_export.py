@@ -384,13 +384,26 @@ def test_partition_folders_hold_only_their_value(varied, tmp_path: Path) -> None
     root, _ = varied
     export(root, tmp_path / "o", ExportOptions(format="parquet", partition_by="language"))
     folders = sorted(p.name for p in (tmp_path / "o" / "data").iterdir())
-    assert folders == ["language=__HIVE_DEFAULT_PARTITION__", "language=en", "language=en-gb", "language=fr"]
-    for p in (tmp_path / "o" / "data" / "language=en-gb").glob("*.parquet"):
+    assert folders == ["en", "en-gb", "fr", "unknown"]
+    for p in (tmp_path / "o" / "data" / "en-gb").glob("*.parquet"):
         assert {r["language"] for r in pq.read_table(p).to_pylist()} == {"en-GB"}
-    import pyarrow.dataset as ds
-
-    table = ds.dataset(tmp_path / "o" / "data", format="parquet", partitioning="hive").to_table()
+    for p in (tmp_path / "o" / "data" / "unknown").glob("*.parquet"):
+        assert {r["language"] for r in pq.read_table(p).to_pylist()} == {None}
+    # pyarrow's default discovery (what pandas.read_parquet uses) loads the folder as one table
+    table = pq.read_table(tmp_path / "o" / "data")
     assert table.num_rows == json.loads((tmp_path / "o" / "manifest.json").read_text())["rows"]
+    assert table.column_names == FIELD_NAMES
+
+
+def test_partition_folder_names_are_safe_path_segments() -> None:
+    from archive.export_writers import partition_dir
+
+    assert partition_dir("news.example.com") == "news.example.com"
+    assert partition_dir("2024-05") == "2024-05"
+    assert partition_dir(None) == partition_dir("") == "unknown"
+    assert partition_dir("a/b") == "a%2Fb"
+    assert partition_dir("..") == "%2E."  # no parent folder, and not hidden
+    assert partition_dir("_x") == "%5Fx"
 
 
 def test_partition_by_month_with_few_open_files(varied, tmp_path: Path) -> None:
@@ -398,9 +411,14 @@ def test_partition_by_month_with_few_open_files(varied, tmp_path: Path) -> None:
     result = export(root, tmp_path / "o", ExportOptions(format="jsonl", partition_by="month",
                                                         max_open_shards=2))
     months = {p.parent.name for p in (tmp_path / "o" / "data").rglob("*.jsonl.gz")}
-    assert months == {f"month={m}" for m in result.manifest["counts"]["by_month"]}
-    # closing the least recently used file makes more, smaller shards, never lost rows
+    assert months == set(result.manifest["counts"]["by_month"])
+    # crawl B goes back to earlier months: their files were closed, so new shards are started
+    assert len(result.manifest["files"]) > len(months)
     assert sum(e["rows"] for e in result.manifest["files"]) == result.rows
+    for entry in result.manifest["files"]:
+        month = entry["path"].split("/")[1]
+        with gzip.open(tmp_path / "o" / entry["path"], "rt") as f:
+            assert {(r["published"] or r["fetched_at"])[:7] for r in map(json.loads, f)} == {month}
 
 
 def test_shard_bytes_rotates_files(varied, tmp_path: Path) -> None:
@@ -470,10 +488,12 @@ def test_same_input_gives_the_same_data_files(varied, tmp_path: Path) -> None:
 # --- loaders ----------------------------------------------------------------------------------
 
 
-def test_pandas_reads_the_parquet_folder(varied, tmp_path: Path) -> None:
+@pytest.mark.parametrize("partition_by", [None, "language", "month"])
+def test_pandas_reads_the_parquet_folder(varied, tmp_path: Path, partition_by) -> None:
     pd = pytest.importorskip("pandas")
     root, _ = varied
-    result = export(root, tmp_path / "o", ExportOptions(format="parquet", shard_rows=10))
+    result = export(root, tmp_path / "o", ExportOptions(format="parquet", shard_rows=10,
+                                                        partition_by=partition_by))
     df = pd.read_parquet(tmp_path / "o" / "data")
     assert len(df) == result.rows and list(df.columns) == FIELD_NAMES
 
