@@ -8,6 +8,7 @@ on pages that declare no date at all.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -49,8 +50,13 @@ _NOT_A_NAME = re.compile(r"https?://|www\.|@|\d{3,}|^\W*$")
 
 
 def clean(text: Any) -> str:
-    """One line, single spaces; non-strings give ''."""
-    return _SPACE.sub(" ", text).strip() if isinstance(text, str) else ""
+    """One line, single spaces, HTML entities decoded (CMSs escape ld+json strings as HTML);
+    non-strings give ''."""
+    if not isinstance(text, str):
+        return ""
+    if "&" in text:
+        text = html.unescape(text)
+    return _SPACE.sub(" ", text).strip()
 
 
 # ---------------------------------------------------------------------------- ld+json
