@@ -24,7 +24,6 @@ import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +36,7 @@ from archive.export_progress import Progress
 from archive.export_schema import FIELD_NAMES, SCHEMA_VERSION, conform, schema_description
 from archive.export_writers import FORMATS, ShardedWriter
 from archive.records import RecordFiles, list_crawl_ids, read_crawl_manifest
+from crawler.version import __version__
 from pipelines.session import OPEN_SUFFIX
 
 DEDUP_MODES = ("none", "exact", "near")
@@ -242,14 +242,8 @@ class ExportResult:
 
 
 def _versions() -> dict[str, str]:
-    def version(dist: str) -> str:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
     return {
-        "newsarchive": version("newsarchive"),
+        "newsarchive": __version__,
         "pyarrow": pa.__version__,
         "python": platform.python_version(),
     }
