@@ -59,6 +59,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): sees every raw
     # exchange, redirects included, before bodies are decoded.
     "crawler.middlewares.capture.WarcCaptureMiddleware": 950,
+    # Off unless NEWSARCHIVE_ARCHIVESOURCE_ENABLED: serves responses from an archive (offline runs).
+    "crawler.middlewares.archive_source.ArchiveSourceMiddleware": 900,
 }
 
 ITEM_PIPELINES = {
@@ -99,3 +101,7 @@ NEWSARCHIVE_RECORDS_MAX_RECORDS = 50000
 
 NEWSARCHIVE_INDEX_ENABLED = True
 NEWSARCHIVE_RETRY_AFTER_MAX = 120.0  # seconds; a longer Retry-After gives up on that URL
+
+NEWSARCHIVE_ARCHIVESOURCE_ENABLED = False
+NEWSARCHIVE_ARCHIVESOURCE_URI = None
+NEWSARCHIVE_ARCHIVESOURCE_TIMESTAMP = None
