@@ -120,13 +120,15 @@ def _paragraphs(body: HtmlElement) -> list[str]:
     return out
 
 
-def _drop_title(paragraphs: list[str], title: str | None) -> list[str]:
-    """The headline is the ``title`` field; trafilatura often keeps it as the first block."""
-    if not title or not paragraphs:
+def _drop_title(paragraphs: list[str], titles: list[str | None]) -> list[str]:
+    """The headline is the ``title`` field; trafilatura often keeps it (or the page's <h1>, when
+    the declared title differs from it) as one of the first blocks."""
+    keys = {" ".join(_WORD.findall(t.lower())) for t in titles if t}
+    keys.discard("")
+    if not keys:
         return paragraphs
-    key = " ".join(_WORD.findall(title.lower()))
     for i, para in enumerate(paragraphs[:3]):
-        if " ".join(_WORD.findall(para.lower())) == key:
+        if " ".join(_WORD.findall(para.lower())) in keys:
             return paragraphs[:i] + paragraphs[i + 1 :]
     return paragraphs
 
@@ -159,7 +161,7 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
     if document is not None:
         fired.update(clean_body(document.body))
     paragraphs = _paragraphs(document.body) if document is not None else []
-    paragraphs = _drop_title(paragraphs, info["title"])
+    paragraphs = _drop_title(paragraphs, [info["title"], *info["headlines"]])
     text = "\n\n".join(paragraphs)
     words = len(_WORD.findall(text))
     root = article_root(tree, paragraphs) if text else None

@@ -221,6 +221,15 @@ _RELATED_LABELS = (
 _RELATED_PREFIX = re.compile(rf"^\W*(?:{_RELATED_LABELS})\b\s*[:\-–—|»>]*", re.IGNORECASE)
 
 
+# A heading that only announces a teaser list: "You may also like", "Popular on X", "Most read".
+_RELATED_HEADING = re.compile(
+    rf"^\W*(?:{_RELATED_LABELS}|popular on|most (?:read|viewed|popular|shared)|explore further|"
+    r"(?:more|other|latest|related|top|recommended|popular|trending)\b.{0,30}\b"
+    r"(?:stories|news|articles|posts|reads|videos|headlines|coverage))\b.{0,40}$",
+    re.IGNORECASE,
+)
+
+
 def is_inline_related(el: HtmlElement, text: str) -> bool:
     """Rule inline_related: 'Also read: <link>', 'READ MORE: <link>', 'Related: <link>' inside
     the body. The block opens with such a label and the rest is short (<= 15 words) or mostly
@@ -237,18 +246,95 @@ def is_inline_related(el: HtmlElement, text: str) -> bool:
 
 
 def is_link_only(el: HtmlElement, text: str) -> bool:
-    """Rule link_only_blocks: a paragraph, list item or heading that is nothing but a link to
-    another page: at most 30 words, link text >= 85 % of it. Prose never is one link from start
-    to end; teaser lists and "more stories" rows are."""
-    if _words(text) > 30:
+    """Rule link_only_blocks: a paragraph, list item or heading that is nothing but links to
+    other pages: link text >= 85 % of it, at most 30 words (60 for a row of several links).
+    Prose never is one link from start to end; teaser lists and "more stories" rows are.
+    Labels outside the links ("[VIDEO]", "(Photos)", "|") do not count as prose."""
+    words = _words(text)
+    if words > 60:
         return False
-    link = _link_chars(el)
-    # a trailing label outside the link ("[VIDEO]", "(Photos)", "|") does not make it prose
-    text = _TRAILING_LABEL.sub("", text)
-    return link > 0 and link >= 0.85 * len(text)
+    links = [a for a in el.iter("a") if _real_href(a.get("href"))]
+    if not links or (words > 30 and len(links) < 2):
+        return False
+    # compared without spaces and separators on both sides
+    link = sum(len(_LABELS.sub("", a.text_content())) for a in links)
+    return link >= 0.85 * len(_LABELS.sub("", text))
 
 
-_TRAILING_LABEL = re.compile(r"(?:\s*[\[(][^\])]{1,15}[\])])?[\s|•·»>-]*$")
+def inside_link(el: HtmlElement) -> bool:
+    """A block wrapped in a link (a teaser card: <a href><p>summary</p></a>)."""
+    node = el.getparent()
+    for _ in range(3):
+        if node is None:
+            return False
+        if node.tag == "a":
+            return _real_href(node.get("href"))
+        node = node.getparent()
+    return False
+
+
+_LABELS = re.compile(r"\s*[\[(][^\])]{1,15}[\])]|[\s|•·»>\-–—]+")
+_HEADING_TAGS = ("h2", "h3", "h4", "h5", "h6", "p", "div", "span", "strong", "b")
+_CONTAINERS = frozenset({"body", "article", "main", "section"})
+
+
+def _link_dense(el: HtmlElement) -> bool:
+    """Half of it is link text; for a list, every item holds a link (a teaser each)."""
+    text = el.text_content().strip()
+    if not text:
+        return el.tag in ("p", "br", "hr")  # spacers between the teasers
+    if el.find(".//a") is None:
+        return False
+    if el.tag in ("ul", "ol"):
+        items = [li for li in el.iterchildren("li")]
+        if items and all(any(_real_href(a.get("href")) for a in li.iter("a")) for li in items):
+            return True
+    return _link_chars(el) >= 0.5 * len(text)
+
+
+def prune_related_lists(tree: HtmlElement) -> int:
+    """Rule related_lists: a heading that announces other stories ("More Great Stories",
+    "DON'T MISS", "You may also like", "Most read") and the link-dense blocks right after it.
+
+    The heading is any short block (at most 8 words) whose whole text is such a label; the
+    siblings that follow go while at least half of their text is link text. The heading goes
+    with them (or alone when it is a real heading element)."""
+    removed = 0
+    for el in list(tree.iter(*_HEADING_TAGS)):
+        own = (el.text or "").strip()
+        if not own or len(own) > 60 or not _RELATED_HEADING.match(own) or el.getparent() is None:
+            continue
+        full = " ".join(el.text_content().split())
+        if _words(full) > 8 or not _RELATED_HEADING.match(full):
+            continue
+        head = el
+        parent = head.getparent()
+        while (
+            parent is not None
+            and parent.tag not in _CONTAINERS
+            and " ".join(parent.text_content().split()) == full
+        ):
+            head, parent = parent, parent.getparent()
+        sib = head.getnext()
+        followers = []
+        while sib is not None and isinstance(sib.tag, str) and _link_dense(sib):
+            followers.append(sib)
+            sib = sib.getnext()
+        if not any(f.text_content().strip() for f in followers) and head.tag not in (
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+        ):
+            continue
+        for f in followers:
+            _remove(f)
+        _remove(head)
+        removed += 1
+    return removed
+
+
 _TEXT_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6")
 
 
@@ -270,6 +356,7 @@ def prune_tree(tree: HtmlElement, description: str | None = None) -> Counter[str
         elif is_boilerplate_block(el, kind):
             _remove(el)
             fired["media_blocks" if kind == "media" else "boilerplate_blocks"] += 1
+    fired["related_lists"] = prune_related_lists(tree)
     for el in list(tree.iter(*_TEXT_TAGS)):
         if el.getparent() is None:
             continue
@@ -280,7 +367,9 @@ def prune_tree(tree: HtmlElement, description: str | None = None) -> Counter[str
         if _RELATED_PREFIX.match(text) and is_inline_related(el, text):
             _remove(el)
             fired["inline_related"] += 1
-        elif linked and len(text) < 400 and is_link_only(el, text):
+        elif (linked and len(text) < 600 and is_link_only(el, text)) or (
+            el.tag == "p" and len(text) < 400 and inside_link(el)
+        ):
             _remove(el)
             fired["link_only_blocks"] += 1
         elif (
@@ -426,11 +515,6 @@ _ABOUT = re.compile(
 )
 _PRESS_END = re.compile(
     r"^\W*(?:#\s*#\s*#|-\s*30\s*-|media contacts?|press contacts?|investor contacts?|for (?:further|more) information,? (?:please )?contact)\b",
-    re.IGNORECASE,
-)
-# A heading that only announces a teaser list: "You may also like", "Popular on X", "Most read".
-_RELATED_HEADING = re.compile(
-    rf"^\W*(?:{_RELATED_LABELS}|popular on|most (?:read|viewed|popular|shared)|explore further)\b.{{0,40}}$",
     re.IGNORECASE,
 )
 

@@ -17,6 +17,9 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from lxml.html import HtmlElement
 
 _SPACE = re.compile(r"\s+")
+# Link lists stop here: no article page has more, and archive dumps with 100,000s of links
+# would otherwise spend seconds in this module alone.
+MAX_LINKS = 5000
 # Class/id tokens (split on non-letters) that mark a block's role. Set lookups rather than
 # regexes: a news page has a thousand links and this runs for each block above them.
 _SPLIT = re.compile(r"[^a-z0-9]+")
@@ -191,6 +194,8 @@ def page_links(tree: HtmlElement, base_url: str | None) -> list[tuple[str, str, 
     for a in root.iter("a"):
         if a.get("href") is not None:
             _visit_link(a, _inherited(a, memo), base_url, resolved, out)
+            if len(out) >= MAX_LINKS:
+                break
     out.extend(embedded_media(root, base_url))
     return out
 

@@ -153,7 +153,8 @@ def test_lede_equal_to_description_stays():
 )
 def test_inline_related(teaser):
     tree = doc(f"<article><p>{LONG}</p>{teaser}<p>{LONG} again</p></article>")
-    assert prune_tree(tree)["inline_related"] == 1
+    fired = prune_tree(tree)
+    assert fired["inline_related"] + fired["related_lists"] == 1
     assert text_of(tree).count("council met") == 2
     assert len(text_of(tree)) < 2 * len(LONG) + 20
 
@@ -319,3 +320,39 @@ def test_clean_body_counts_rules():
     fired = clean_body(tree)
     assert fired == {"dateline": 1, "credit_line": 1, "copyright": 1}
     assert [el.text for el in tree] == [LONG, LONG + " Second."]
+
+
+def test_related_list_after_a_heading():
+    tree = doc(
+        f"<article><p>{LONG}</p><hr><div class='heading-h3'>More Great Stories</div>"
+        '<ul><li>YouTubers must unionize, <a href="/a">no matter what Google says</a></li>'
+        '<li>Paid ads are not the problem. <a href="/b">Our perceptions are</a></li></ul></article>'
+    )
+    assert prune_tree(tree)["related_lists"] == 1
+    assert text_of(tree) == LONG
+
+
+def test_dont_miss_row_of_links():
+    tree = doc(
+        f"<article><p>{LONG}</p><p><strong>DON'T MISS</strong></p>"
+        '<p><a href="/x">China furious at Macron for protest jibe</a> [<strong>INSIGHT]|<br></strong>'
+        '<a href="/y">Lakers vs Nets: NBA make final decision</a> [<strong>VIDEO]</strong></p></article>'
+    )
+    prune_tree(tree)
+    assert text_of(tree) == LONG
+
+
+def test_related_heading_needs_links_after_it():
+    tree = doc(
+        f"<article><p>{LONG}</p><div>Top stories</div><p>{LONG} Prose after a label.</p></article>"
+    )
+    assert prune_tree(tree)["related_lists"] == 0
+    assert "Prose after a label" in text_of(tree)
+
+
+def test_teaser_card_wrapped_in_a_link():
+    tree = doc(
+        f'<article><p>{LONG}</p><a href="/guide"><p>Night mode is an automatic setting on the new camera.</p></a></article>'
+    )
+    assert prune_tree(tree)["link_only_blocks"] == 1
+    assert "Night mode" not in text_of(tree)
