@@ -48,3 +48,8 @@ def simhash(text: str, bits: int = 64) -> str:
 def hamming(a: str, b: str) -> int:
     """Bits that differ between two hex SimHashes; <= 3 of 64 is the usual near-duplicate bar."""
     return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def hamming_int(a: int, b: int) -> int:
+    """``hamming`` for SimHashes already parsed to ints: the inner loop of near-dup search."""
+    return (a ^ b).bit_count()
