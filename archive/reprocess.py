@@ -124,35 +124,42 @@ def iter_pages(root: Path, crawl_id: str, skipped: Counter | None = None) -> Ite
     skipped = skipped if skipped is not None else Counter()
     has_index = bool(index_files(root))
     for path in warc_files(root, crawl_id):
-        rel = path.relative_to(root).as_posix()
-        with open(path, "rb") as f:
-            it = ArchiveIterator(f)
-            for rec in it:
-                if rec.rec_type not in ("response", "revisit") or rec.http_headers is None:
-                    continue
-                status = int(rec.http_headers.get_statuscode() or 0)
-                ctype = (rec.http_headers.get_header("Content-Type") or "").lower()
-                if not 200 <= status < 300 or (ctype and "html" not in ctype):
-                    continue
-                headers = rec.rec_headers
-                url = headers.get_header("WARC-Target-URI")
-                date = headers.get_header("WARC-Date")
-                # Read the payload before asking for the offset: warcio's get_record_offset()
-                # reads the record to its end when it does not know the offset yet.
-                if rec.rec_type == "revisit":
-                    found = revisit_original(root, rec) if has_index else None
-                    body = found[0].content_stream().read(MAX_BODY) if found else None
-                else:
-                    body = rec.content_stream().read(MAX_BODY)
-                it.read_to_end(rec)
-                if body is None:
-                    skipped["revisit_unresolved"] += 1
-                    continue
-                pointer = {"file": rel, "offset": it.get_record_offset(),
-                           "length": it.get_record_length(),
-                           "record_id": headers.get_header("WARC-Record-ID"),
-                           "payload_digest": headers.get_header("WARC-Payload-Digest")}
-                yield Page(url, body, ctype, status, date, pointer)
+        yield from iter_warc_pages(path, path.relative_to(root).as_posix(), root if has_index else None,
+                                   skipped)
+
+
+def iter_warc_pages(path: Path, rel: str, root: Path | None = None,
+                    skipped: Counter | None = None) -> Iterator[Page]:
+    """One WARC file's HTML 2xx responses; revisits are resolved through ``root``'s index if given."""
+    skipped = skipped if skipped is not None else Counter()
+    with open(path, "rb") as f:
+        it = ArchiveIterator(f)
+        for rec in it:
+            if rec.rec_type not in ("response", "revisit") or rec.http_headers is None:
+                continue
+            status = int(rec.http_headers.get_statuscode() or 0)
+            ctype = (rec.http_headers.get_header("Content-Type") or "").lower()
+            if not 200 <= status < 300 or (ctype and "html" not in ctype):
+                continue
+            headers = rec.rec_headers
+            url = headers.get_header("WARC-Target-URI")
+            date = headers.get_header("WARC-Date")
+            # Read the payload before asking for the offset: warcio's get_record_offset()
+            # reads the record to its end when it does not know the offset yet.
+            if rec.rec_type == "revisit":
+                found = revisit_original(root, rec) if root is not None else None
+                body = found[0].content_stream().read(MAX_BODY) if found else None
+            else:
+                body = rec.content_stream().read(MAX_BODY)
+            it.read_to_end(rec)
+            if body is None:
+                skipped["revisit_unresolved"] += 1
+                continue
+            pointer = {"file": rel, "offset": it.get_record_offset(),
+                       "length": it.get_record_length(),
+                       "record_id": headers.get_header("WARC-Record-ID"),
+                       "payload_digest": headers.get_header("WARC-Payload-Digest")}
+            yield Page(url, body, ctype, status, date, pointer)
 
 
 def _mp_context():

@@ -51,29 +51,12 @@ def _extract_one(body: bytes, url: str, content_type: str | None, extra: dict, s
 
 
 def extract_warc(path: Path, show_all: bool) -> int:
-    from warcio.archiveiterator import ArchiveIterator
+    from archive.reprocess import iter_warc_pages
 
     found = 0
-    with open(path, "rb") as f:
-        it = ArchiveIterator(f)
-        for record in it:
-            if record.rec_type != "response" or not record.http_headers:
-                continue
-            ctype = record.http_headers.get_header("Content-Type") or ""
-            if "html" not in ctype.lower():
-                continue
-            url = record.rec_headers.get_header("WARC-Target-URI")
-            body = record.content_stream().read(MAX_BYTES)
-            offset = it.get_record_offset()
-            it.read_to_end(record)
-            pointer = {
-                "file": str(path), "offset": offset, "length": it.get_record_length(),
-                "record_id": record.rec_headers.get_header("WARC-Record-ID"),
-                "payload_digest": record.rec_headers.get_header("WARC-Payload-Digest"),
-            }
-            extra = {"http_status": int(record.http_headers.get_statuscode() or 0), "warc": pointer,
-                     "fetched_at": record.rec_headers.get_header("WARC-Date")}
-            found += _extract_one(body, url, ctype, extra, show_all)
+    for page in iter_warc_pages(path, str(path)):
+        extra = {"http_status": page.http_status, "warc": page.pointer, "fetched_at": page.date}
+        found += _extract_one(page.body, page.url, page.content_type, extra, show_all)
     return found
 
 
