@@ -159,7 +159,7 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
     fired = prune_tree(tree, info["description"])
     document = bare_extraction(tree, url=base_url, options=_options())
     if document is not None:
-        fired.update(clean_body(document.body))
+        fired.update(clean_body(document.body, info["authors"]))
     paragraphs = _paragraphs(document.body) if document is not None else []
     paragraphs = _drop_title(paragraphs, [info["title"], *info["headlines"]])
     text = "\n\n".join(paragraphs)

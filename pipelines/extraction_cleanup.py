@@ -148,7 +148,22 @@ _PAIR_TOKENS = {
 _TOKEN_KIND = {tok: kind for kind, toks in _BLOCK_TOKENS.items() for tok in toks}
 _MAX_BLOCK_WORDS = {"newsletter": 120, "related": 400, "tools": 80, "media": 60}
 _CLASS_TAGS = frozenset(
-    {"div", "section", "aside", "ul", "ol", "p", "span", "form", "figure", "h2", "h3", "h4"}
+    {
+        "div",
+        "section",
+        "aside",
+        "ul",
+        "ol",
+        "p",
+        "span",
+        "form",
+        "figure",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+    }
 )
 _WITH_ATTRS = XPath(".//*[@class or @id]")
 _ALL_TOKENS = frozenset(_TOKEN_KIND) | {t for pair in _PAIR_TOKENS for t in pair}
@@ -207,6 +222,17 @@ def is_dek(el: HtmlElement, description_key: str, dek_class: bool) -> bool:
         or el.tag in ("h2", "h3", "h4")
         or any(a.tag == "header" for a in el.iterancestors())
     )
+
+
+# Class names that only ever mean "the standfirst": unlike summary/intro/teaser, which some
+# templates give to the lede paragraph itself.
+_STRONG_DEK = frozenset({"dek", "deck", "standfirst", "subline", "subheadline", "strapline"})
+
+
+def is_named_dek(el: HtmlElement) -> bool:
+    """Rule dek, second form: an element whose class says dek/deck/standfirst/subline/
+    subheadline/strapline, of at most 60 words, whatever the description says."""
+    return not _STRONG_DEK.isdisjoint(role_tokens(el)) and _words(el.text_content()) <= 60
 
 
 _RELATED_LABELS = (
@@ -350,7 +376,7 @@ def prune_tree(tree: HtmlElement, description: str | None = None) -> Counter[str
         if kind is None or el.getparent() is None:
             continue
         if kind == "dek":
-            if is_dek(el, key, True):
+            if is_dek(el, key, True) or is_named_dek(el):
                 _remove(el)
                 fired["dek"] += 1
         elif is_boilerplate_block(el, kind):
@@ -565,7 +591,32 @@ def _block_text(el: HtmlElement) -> str:
     return " ".join("".join(el.itertext()).split())
 
 
-def clean_body(body: HtmlElement) -> Counter[str]:
+_AD_LABEL = re.compile(
+    r"^\W*(?:advertisements?|advertising|sponsored(?: content)?|ad|anzeige|werbung|publicité|publicidad|"
+    r"pubblicità|reklama|annonse|(?:skip|close) (?:advertisement|ad)|"
+    r"(?:story|article|content) continues (?:below|after)(?: (?:this )?(?:ad(?:vertisement)?|the ad))?|"
+    r"advertisement\W+(?:scroll|continue)[\w\s]*)\W*$",
+    re.IGNORECASE,
+)
+_BIO_VERB = re.compile(
+    r"^\W*(?:is|was|has|covers|writes|reports|joined|edits|leads|works)\b", re.IGNORECASE
+)
+
+
+def is_author_bio(text: str, authors: list[str]) -> bool:
+    """Rule author_bio: '<Author Name> is a reporter covering ...' (the byline's own name, then a
+    verb of being/working), at most 80 words; or a block starting 'About the author'."""
+    if _words(text) > 80:
+        return False
+    if re.match(r"^\W*about the authors?\b", text, re.IGNORECASE):
+        return True
+    for name in authors:
+        if len(name) >= 5 and text.startswith(name) and _BIO_VERB.match(text[len(name) :]):
+            return True
+    return False
+
+
+def clean_body(body: HtmlElement, authors: list[str] | None = None) -> Counter[str]:
     """Remove boilerplate blocks from trafilatura's output body (in place)."""
     fired: Counter[str] = Counter()
     blocks = [el for el in body if isinstance(el.tag, str)]
@@ -589,6 +640,10 @@ def clean_body(body: HtmlElement) -> Counter[str]:
             cut_from = i
             break
         rule = paragraph_rule(text, el.tag, i, total, words)
+        if rule is None and words <= 8 and _AD_LABEL.match(text):
+            rule = "ad_label"
+        if rule is None and authors and i >= total - 3 and is_author_bio(text, authors):
+            rule = "author_bio"
         if rule:
             body.remove(el)
             fired[rule] += 1

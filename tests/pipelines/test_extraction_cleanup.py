@@ -356,3 +356,45 @@ def test_teaser_card_wrapped_in_a_link():
     )
     assert prune_tree(tree)["link_only_blocks"] == 1
     assert "Night mode" not in text_of(tree)
+
+
+def test_named_dek_whatever_the_description():
+    tree = doc(
+        f"<article><h1>Mets win</h1><h5 class='deck'>N.Y. completes frantic comeback</h5><p>{LONG}</p></article>"
+    )
+    assert prune_tree(tree, "Something else entirely described here")["dek"] == 1
+    assert "frantic" not in text_of(tree)
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "Advertisement",
+        "ADVERTISEMENT",
+        "Story continues below advertisement",
+        "Skip Advertisement",
+        "Anzeige",
+    ],
+)
+def test_ad_labels(label):
+    tree = body(("p", LONG), ("p", label), ("p", LONG + " More."))
+    assert clean_body(tree) == {"ad_label": 1}
+
+
+def test_author_bio_at_the_end():
+    tree = body(
+        *[("p", f"{LONG} {i}") for i in range(5)],
+        ("p", "Jane Doe is a reporter covering city hall and transport for the paper."),
+    )
+    assert clean_body(tree, ["Jane Doe"]) == {"author_bio": 1}
+    # the same sentence by someone else, or early in the story, stays
+    tree = body(
+        ("p", "Jane Doe is a nurse who lives near the bridge."),
+        *[("p", f"{LONG} {i}") for i in range(5)],
+    )
+    assert clean_body(tree, ["Jane Doe"]) == {}
+    tree = body(
+        *[("p", f"{LONG} {i}") for i in range(5)],
+        ("p", "John Roe is a nurse who lives near the bridge."),
+    )
+    assert clean_body(tree, ["Jane Doe"]) == {}
