@@ -30,7 +30,7 @@ from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
 from pipelines.extraction_classify import PageSignals, classify, same_site
-from pipelines.extraction_cleanup import clean_body, prune_tree
+from pipelines.extraction_cleanup import clean_body, drop_short_runs, prune_tree
 from pipelines.extraction_decode import decode_body
 from pipelines.extraction_fingerprint import simhash
 from pipelines.extraction_images import article_images, article_root
@@ -162,6 +162,7 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
         fired.update(clean_body(document.body, info["authors"]))
     paragraphs = _paragraphs(document.body) if document is not None else []
     paragraphs = _drop_title(paragraphs, [info["title"], *info["headlines"]])
+    paragraphs, fired["short_runs"] = drop_short_runs(paragraphs)
     text = "\n\n".join(paragraphs)
     words = len(_WORD.findall(text))
     root = article_root(tree, paragraphs) if text else None

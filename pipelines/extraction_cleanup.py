@@ -652,4 +652,37 @@ def clean_body(body: HtmlElement, authors: list[str] | None = None) -> Counter[s
             if el.getparent() is body:
                 body.remove(el)
                 fired["press_release_tail"] += 1
-    return fired
+    return +fired
+
+
+SHORT_RUN = 6  # consecutive paragraphs ...
+SHORT_WORDS = 3  # ... of at most this many words
+SHORT_CHARS = 25  # ... and characters each (CJK text has few \w+ "words")
+
+
+def drop_short_runs(paragraphs: list[str]) -> tuple[list[str], int]:
+    """Rule short_runs: six or more paragraphs in a row of at most three words each.
+
+    That is a menu, a tag cloud or an archive list that reached the text (trafilatura's
+    whole-page fallback produces them); prose and headings do not come in such runs, and list
+    items are rendered with a "- " marker, which keeps them out of it."""
+    out: list[str] = []
+    run: list[str] = []
+    removed = 0
+    for para in [*paragraphs, None]:
+        if (
+            para is not None
+            and not para.startswith("- ")
+            and len(para) <= SHORT_CHARS
+            and _words(para) <= SHORT_WORDS
+        ):
+            run.append(para)
+            continue
+        if len(run) >= SHORT_RUN:
+            removed += len(run)
+        else:
+            out.extend(run)
+        run = []
+        if para is not None:
+            out.append(para)
+    return out, removed

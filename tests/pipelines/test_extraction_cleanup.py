@@ -10,6 +10,7 @@ from lxml.html import fromstring
 from pipelines.extraction_cleanup import (
     block_kind,
     clean_body,
+    drop_short_runs,
     is_dateline,
     merge_split_bodies,
     paragraph_rule,
@@ -398,3 +399,37 @@ def test_author_bio_at_the_end():
         ("p", "John Roe is a nurse who lives near the bridge."),
     )
     assert clean_body(tree, ["Jane Doe"]) == {}
+
+
+def test_short_runs_menu_dump():
+    menu = [
+        "MENU",
+        "Acessar",
+        "Cadastre-se",
+        "Esqueci a Senha",
+        "PREFEITURA",
+        "Contatos",
+        "SERVIÇOS",
+    ]
+    paragraphs = [*menu, LONG, "Tags", LONG + " Again."]
+    kept, removed = drop_short_runs(paragraphs)
+    assert removed == 7
+    assert kept == [LONG, "Tags", LONG + " Again."]
+
+
+def test_short_runs_leave_lists_headings_and_cjk():
+    items = [
+        "- 1 tsp cinnamon",
+        "- 1 tsp nutmeg",
+        "- 2 pears",
+        "- honey",
+        "- sugar",
+        "- lemon",
+        "- salt",
+    ]
+    headings = ["Keyboard", LONG, "Thermals", LONG, "Battery life", LONG]
+    japanese = [
+        "そんな用途を考慮してか、Kindleや楽天koboにはデスクトップアプリが用意されています。"
+    ] * 7
+    for paragraphs in (items, headings, japanese):
+        assert drop_short_runs(paragraphs) == (paragraphs, 0)
