@@ -418,6 +418,10 @@ _NOT_BODY_TOKENS = frozenset(
 )
 
 
+def _nearest_article(el: HtmlElement) -> HtmlElement | None:
+    return next(el.iterancestors("article"), None)
+
+
 def merge_split_bodies(tree: HtmlElement) -> int:
     """Rule merge_split_bodies: article bodies split by ad rows into containers of one class.
 
@@ -425,7 +429,8 @@ def merge_split_bodies(tree: HtmlElement) -> int:
     sidebars between them; trafilatura keeps the first piece only. When two or more
     non-nested containers share a body-like class (body/content/text/article/story ...) and
     each holds at least two paragraphs of 80+ characters, the later pieces' children are moved
-    into the first one, in document order.
+    into the first one, in document order. Pieces in another <article> element or holding an
+    <h1> are left alone: that is the next story of an infinite-scroll page.
     """
     groups: dict[str, list[HtmlElement]] = {}
     for p in tree.iter("p"):
@@ -453,10 +458,15 @@ def merge_split_bodies(tree: HtmlElement) -> int:
         if len(rich) < 2:
             continue
         first = rich[0]
+        story = _nearest_article(first)
         for other in rich[1:]:
             if any(a is first for a in other.iterancestors()) or any(
                 a is other for a in first.iterancestors()
             ):
+                continue
+            # an infinite-scroll page appends the next story with the same classes: a piece in
+            # another <article>, or with its own <h1>, is another story
+            if _nearest_article(other) is not story or other.find(".//h1") is not None:
                 continue
             for child in list(other):
                 first.append(child)
@@ -467,22 +477,25 @@ def merge_split_bodies(tree: HtmlElement) -> int:
 
 # ---------------------------------------------------------------------------- paragraph rules
 
+_SOCIAL = r"(?:twitter|x|facebook|instagram|linkedin|tiktok|threads|bluesky|youtube|mastodon|telegram|whatsapp|google news|flipboard)"
 _CTA = re.compile(
-    r"^\W*(?:click here|tap here|subscribe|sign up|signup|join (?:us|our|the)|download (?:the|our)|"
-    r"get (?:the|our) .{0,40}(?:app|newsletter)|get .{0,40} delivered|follow (?:us|@?\w+(?: \w+){0,5}) on|"
+    r"^\W*(?:click here|tap here|subscribe|sign up|signup|join (?:us|our)|download (?:the|our)|"
+    r"get (?:the|our) .{0,40}(?:app|newsletter)|get .{0,40} delivered|"
+    rf"follow (?:us|@?\w+(?: \w+){{0,5}}) on {_SOCIAL}|"
     r"like (?:us|this story)|share (?:this|it)|tell us what you think|thanks for signing up|"
     r"thank you for signing up|keep an eye on your inbox|there was an error|an error has occurred|"
     r"please try again|this article has been sent|if you (?:enjoyed|liked) this|we have a proposition|"
-    r"get access to|have a (?:news )?tip\b|got a (?:news )?tip\b|listen to|you can view our|"
+    r"get access to|have a (?:news )?tip|got a (?:news )?tip|listen to (?:the|our|this)|you can view our|"
     r"sign in to|log in to|already a subscriber|support (?:our|independent) journalism|"
     r"(?:start|begin) your day with|there'?s plenty more where|get the latest .{0,40} inbox|"
     r"want more .{0,40}\?|for more (?:news|stories|updates)|more (?:\w+ ){0,2}coverage:|"
-    r"abonnieren sie|folgen sie uns|suivez-nous|abonnez-vous|siga-nos|síguenos|seguici)",
+    r"abonnieren sie|folgen sie uns|suivez-nous|abonnez-vous|siga-nos|síguenos|seguici)\b",
     re.IGNORECASE,
 )
 _CTA_ANYWHERE = re.compile(
-    r"sign up for (?:our|the|free)|subscribe to (?:our|the)|newsletter|delivered (?:to|right to|straight to) your inbox|"
-    r"follow (?:us|him|her|them|@\w+) on (?:twitter|facebook|instagram)|on (?:facebook|twitter|instagram),? (?:and|or) (?:twitter|instagram|youtube)|"
+    r"sign up for (?:our|the|free)|subscribe to (?:our|the)|delivered (?:to|right to|straight to) your inbox|"
+    r"newsletter.{0,80}(?:sign|subscri|inbox|e-?mail)|(?:sign|subscri).{0,80}newsletter|"
+    rf"follow (?:us|him|her|them|@\w+) on {_SOCIAL}|on (?:facebook|twitter|instagram),? (?:and|or) (?:twitter|instagram|youtube)|"
     r"get (?:the|our) .{0,30} app|download the .{0,30} app",
     re.IGNORECASE,
 )

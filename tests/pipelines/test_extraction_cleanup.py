@@ -433,3 +433,24 @@ def test_short_runs_leave_lists_headings_and_cjk():
     ] * 7
     for paragraphs in (items, headings, japanese):
         assert drop_short_runs(paragraphs) == (paragraphs, 0)
+
+
+def test_merge_split_bodies_leaves_appended_stories():
+    first = f'<article><h1>One</h1><div class="article-body"><p>{LONG} a</p><p>{LONG} b</p></div></article>'
+    second = f'<article><h1>Two</h1><div class="article-body"><p>{LONG} c</p><p>{LONG} d</p></div></article>'
+    tree = doc(first + second)
+    assert merge_split_bodies(tree) == 0
+    assert len(tree.xpath('//div[@class="article-body"]')) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Subscribers will pay more from January, the company said.",
+        "Follow the money on Wall Street, analysts said.",
+        "The newsletter, published weekly, reached 10,000 readers.",
+        "Listen carefully, the mayor told residents at the meeting.",
+    ],
+)
+def test_call_to_action_leaves_prose(text):
+    assert rule(text) is None
