@@ -1,8 +1,10 @@
 """Reading WARC records back: by pointer (``{file, offset, length, ...}``) or a whole file.
 
 Getting the bytes and parsing them are separate steps on purpose: :func:`fetch_bytes` is the only
-part that knows records live in local files, so a remote store (an S3 ranged GET of
-``offset .. offset+length-1``) only has to replace it and hand the bytes to :func:`parse_record`.
+part that knows where records live. ``root`` is a local archive folder, an ``s3://bucket/prefix``
+URI or an archive opened with :func:`archive.storage.open_archive` (pass that when reading many
+records: one client, no per-call set-up); on S3 a record is one ranged GET of
+``offset .. offset+length-1``, never the whole WARC.
 Parsing is warcio's, so what comes back is warcio's ``ArcWarcRecord``: ``rec_headers``,
 ``http_headers``, ``raw_stream`` (the payload as stored, still content-encoded) and
 ``content_stream()`` (decoded).
@@ -11,12 +13,15 @@ Parsing is warcio's, so what comes back is warcio's ``ArcWarcRecord``: ``rec_hea
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader
 from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
+
+from archive.storage import Archive, open_archive, open_file
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -25,15 +30,20 @@ class RecordNotFound(LookupError):
     """The pointer does not lead to the record it names (wrong offset, truncated file, other id)."""
 
 
-def fetch_bytes(root: Path | str, pointer: dict) -> bytes:
-    """Exactly ``length`` bytes at ``offset`` of ``<root>/<file>``: one record's gzip member."""
-    path = Path(root) / pointer["file"]
+def fetch_bytes(root: Path | str | Archive, pointer: dict) -> bytes:
+    """Exactly ``length`` bytes at ``offset`` of ``<root>/<file>``: one record's gzip member.
+
+    A missing file raises ``FileNotFoundError``; a store that cannot be reached,
+    :class:`~pipelines.storage.StorageError` (both ``OSError``).
+    """
+    archive = open_archive(root)
+    rel = pointer["file"]
     offset, length = int(pointer["offset"]), int(pointer["length"])
-    with open(path, "rb") as f:
-        f.seek(offset)
-        data = f.read(length)
+    data = archive.read_range(rel, offset, length)
     if len(data) != length:
-        raise RecordNotFound(f"{path}: wanted {length} bytes at {offset}, the file has {len(data)}")
+        raise RecordNotFound(
+            f"{archive.uri_of(rel)}: wanted {length} bytes at {offset}, the file has {len(data)}"
+        )
     return data
 
 
@@ -49,7 +59,9 @@ def parse_record(data: bytes, *, check_digests: bool = False) -> ArcWarcRecord:
         raise RecordNotFound(f"not a WARC record: {exc}") from exc
 
 
-def read_record(root: Path | str, pointer: dict, *, check_digests: bool = False) -> ArcWarcRecord:
+def read_record(
+    root: Path | str | Archive, pointer: dict, *, check_digests: bool = False
+) -> ArcWarcRecord:
     """The record a pointer names; checks its WARC-Record-ID when the pointer carries one."""
     record = parse_record(fetch_bytes(root, pointer), check_digests=check_digests)
     expected = pointer.get("record_id")
@@ -61,10 +73,11 @@ def read_record(root: Path | str, pointer: dict, *, check_digests: bool = False)
     return record
 
 
-def iter_records(path: Path | str) -> Iterator[ArcWarcRecord]:
-    """Every record of a WARC file, in order.
+def iter_records(path: Path | str | os.PathLike[str]) -> Iterator[ArcWarcRecord]:
+    """Every record of a WARC file (a local path or an ``s3://bucket/key`` URI), in order.
 
-    warcio streams the file: read what you need from a record before asking for the next one.
+    warcio streams the file (on S3, one GET read as it goes): read what you need from a record
+    before asking for the next one.
     """
-    with open(path, "rb") as f:
+    with open_file(path) as f:
         yield from ArchiveIterator(f)

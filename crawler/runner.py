@@ -18,16 +18,18 @@ from scrapy.settings import Settings
 from crawler.sites import SitesConfigError, load_sites
 from crawler.urlpolicy import is_http_url
 from pipelines.session import ArchiveSession
+from pipelines.storage import S3Location, S3Options, StorageConfigError, import_boto3, is_s3_uri
 
-# Stats that mean data could not be written: the crawl then exits 1.
+# Stats that mean data could not be written: the crawl then exits 1. (newsarchive/s3/errors: files
+# that stayed in the local spool because the store could not take them.)
 ERROR_STATS = ("newsarchive/warc/errors", "newsarchive/records/errors", "newsarchive/manifest/errors",
-               "newsarchive/index/errors")
+               "newsarchive/index/errors", "newsarchive/s3/errors")
 
 
 @dataclass
 class CrawlResult:
     crawl_id: str
-    out: Path
+    out: Path | str  # a local folder, or an s3:// URI (a str: Path would collapse "s3://")
     stats: dict[str, Any] = field(default_factory=dict)
     files: list[dict] = field(default_factory=list)
 
@@ -68,6 +70,18 @@ def build_settings(out: str | Path, overrides: dict[str, Any] | None = None) -> 
     return settings
 
 
+def check_out(out: str | Path, settings: Settings) -> None:
+    """An ``s3://`` output must name a bucket, needs boto3 and sane NEWSARCHIVE_S3_* settings:
+    say so before crawling."""
+    if is_s3_uri(out):
+        try:
+            S3Location.parse(str(out))
+            S3Options.from_settings(settings)
+            import_boto3()
+        except StorageConfigError as e:
+            raise SitesConfigError(f"--out: {e}") from None
+
+
 def check_seeds(seeds: list[str], sites_file: str | None) -> None:
     """Fail early, with one line, on what would otherwise fail deep inside Scrapy."""
     for seed in seeds:
@@ -83,11 +97,12 @@ def run_crawl(seeds: list[str], *, sites_file: str | None = None, out: str | Pat
               overrides: dict[str, Any] | None = None) -> CrawlResult:
     check_seeds(seeds, sites_file)
     settings = build_settings(out, overrides)
+    check_out(out, settings)
     process = CrawlerProcess(settings)
     crawler = process.create_crawler("news")
     logging.getLogger("scrapy.utils.log").setLevel(logging.WARNING)
     process.crawl(crawler, seeds=seeds, sites=sites_file)
     process.start()
     session = ArchiveSession.from_crawler(crawler)
-    return CrawlResult(crawl_id=session.crawl_id, out=Path(out), stats=dict(crawler.stats.get_stats()),
-                       files=list(session.files))
+    return CrawlResult(crawl_id=session.crawl_id, out=out if is_s3_uri(out) else Path(out),
+                       stats=dict(crawler.stats.get_stats()), files=list(session.files))

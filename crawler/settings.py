@@ -109,3 +109,29 @@ NEWSARCHIVE_RETRY_AFTER_MAX = 120.0  # seconds; a longer Retry-After gives up on
 NEWSARCHIVE_ARCHIVESOURCE_ENABLED = False
 NEWSARCHIVE_ARCHIVESOURCE_URI = None
 NEWSARCHIVE_ARCHIVESOURCE_TIMESTAMP = None
+
+# --- S3 storage (docs/s3.md): NEWSARCHIVE_OUT=s3://bucket/prefix ----------------------------------
+# Credentials, endpoint and region are Scrapy's AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+# AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION_NAME, AWS_USE_SSL, AWS_VERIFY; unset, boto3's
+# standard chain (environment, ~/.aws, instance role) decides.
+# "path" for MinIO and other stores without per-bucket DNS names; None lets botocore choose.
+NEWSARCHIVE_S3_ADDRESSING_STYLE = os.environ.get("NEWSARCHIVE_S3_ADDRESSING_STYLE") or None
+# Local folder files are written to before upload; None: ~/.cache/newsarchive/spool/<bucket>/<prefix>
+NEWSARCHIVE_S3_SPOOL_DIR = os.environ.get("NEWSARCHIVE_S3_SPOOL_DIR") or None
+NEWSARCHIVE_S3_MULTIPART_THRESHOLD = 64 * 1024 * 1024
+NEWSARCHIVE_S3_MULTIPART_CHUNKSIZE = 64 * 1024 * 1024
+NEWSARCHIVE_S3_UPLOAD_WORKERS = 4
+NEWSARCHIVE_S3_RETRIES = 5  # further attempts per file after the first, with backoff
+NEWSARCHIVE_S3_RETRY_BACKOFF = 2.0  # seconds before the first retry; doubles, at most 60
+NEWSARCHIVE_S3_TIMEOUT = 60.0  # connect and read timeout of each S3 request, seconds
+NEWSARCHIVE_S3_INTEGRITY = "etag"  # "etag": size + ETag; "size": size only (SSE-KMS stores)
+
+# --- safety (docs/reliability.md) ----------------------------------------------------------------
+# Refuses non-http(s) schemes and hosts on loopback / private / link-local / reserved addresses
+# before any connection (robots.txt fetches and redirects included): before RobotsTxtMiddleware.
+DOWNLOADER_MIDDLEWARES["crawler.middlewares.safety.SafetyMiddleware"] = 60
+# Built before Scrapy logs the overridden settings, so secrets given with --set stay out of logs.
+EXTENSIONS["crawler.middlewares.safety.LogRedaction"] = 0
+NEWSARCHIVE_SAFETY_ENABLED = True
+NEWSARCHIVE_SAFETY_ALLOW_PRIVATE = False  # a seed's own host and port are allowed regardless
+NEWSARCHIVE_SAFETY_REDACT_LOGS = True
