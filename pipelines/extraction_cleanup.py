@@ -3,7 +3,7 @@
 trafilatura is a general-purpose extractor; on news pages it keeps what news templates add
 around and inside the story: teaser lists ("Latest news", "You may also like", "DON'T MISS"),
 inline "Also read:" links, newsletter boxes, deks repeated from the description, credit and
-contact lines, copyright and date lines. Each rule below is one piece of general news-page
+contact lines, date lines. Each rule below is one piece of general news-page
 knowledge (no site names, no benchmark specifics), has its own unit test in
 tests/pipelines/test_extraction_cleanup.py and is listed with its measured effect in
 docs/extraction.md ("Cleanup rules"). Both entry points return how often each rule fired.
@@ -510,11 +510,6 @@ _CREDIT = re.compile(
     r".{3,120}\bcontributed reporting\b)",
     re.IGNORECASE,
 )
-_COPYRIGHT = re.compile(
-    r"©|ⓒ|^\W*(?:copyright|\(c\))\b|all rights reserved|alle rechte vorbehalten|tous droits réservés|"
-    r"todos los derechos reservados|무단전재",
-    re.IGNORECASE,
-)
 _URL_ONLY = re.compile(
     r"^\W*(?:https?://|www\.)\S+\W*$|^\S+@\S+\.\w+$|^@\w+$|^(?:twitter|facebook|instagram)\.com/\S+$",
     re.IGNORECASE,
@@ -549,13 +544,6 @@ _READING_TIME = re.compile(
     r"(?:reading time|read time|tempo de leitura|tiempo de lectura|lesezeit|temps de lecture)\s*:?\s*\d+)",
     re.IGNORECASE,
 )
-_ABOUT = re.compile(
-    r"^\W*(?:about|über|à propos de|acerca de|sobre|informazioni su)\s+\S.{0,50}$", re.IGNORECASE
-)
-_PRESS_END = re.compile(
-    r"^\W*(?:#\s*#\s*#|-\s*30\s*-|media contacts?|press contacts?|investor contacts?|for (?:further|more) information,? (?:please )?contact)\b",
-    re.IGNORECASE,
-)
 
 
 def is_dateline(text: str) -> bool:
@@ -577,8 +565,6 @@ def paragraph_rule(text: str, tag: str, position: int, total: int, words: int) -
         return "call_to_action"
     if words <= 60 and _CREDIT.match(text):
         return "credit_line"
-    if words <= 30 and _COPYRIGHT.search(text):
-        return "copyright"
     if words <= 12 and _URL_ONLY.match(text):
         return "url_only"
     if (
@@ -634,24 +620,11 @@ def clean_body(body: HtmlElement, authors: list[str] | None = None) -> Counter[s
     fired: Counter[str] = Counter()
     blocks = [el for el in body if isinstance(el.tag, str)]
     total = len(blocks)
-    cut_from: int | None = None
     for i, el in enumerate(blocks):
         text = _block_text(el)
         if not text:
             continue
         words = _words(text)
-        # press-release tail: "About <Company>" heading / "###" / "Media contact" in the second half
-        if (
-            cut_from is None
-            and i >= total / 2
-            and i > 0
-            and (
-                (words <= 6 and _ABOUT.match(text) and (el.tag == "head" or words <= 4))
-                or _PRESS_END.match(text)
-            )
-        ):
-            cut_from = i
-            break
         rule = paragraph_rule(text, el.tag, i, total, words)
         if rule is None and words <= 8 and _AD_LABEL.match(text):
             rule = "ad_label"
@@ -660,11 +633,6 @@ def clean_body(body: HtmlElement, authors: list[str] | None = None) -> Counter[s
         if rule:
             body.remove(el)
             fired[rule] += 1
-    if cut_from is not None:
-        for el in blocks[cut_from:]:
-            if el.getparent() is body:
-                body.remove(el)
-                fired["press_release_tail"] += 1
     return +fired
 
 

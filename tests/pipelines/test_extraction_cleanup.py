@@ -230,8 +230,7 @@ def test_credit_line(text):
     assert rule(text) == "credit_line"
 
 
-def test_copyright_url_tags_comments():
-    assert rule("Copyright ©2019 Dow Jones & Company, Inc. All Rights Reserved") == "copyright"
+def test_url_tags_comments():
     assert (
         rule("https://www.example.com/articles/home-depot-stock-earnings-report-51574168486")
         == "url_only"
@@ -292,22 +291,17 @@ def body(*blocks: tuple[str, str]) -> etree._Element:
     return el
 
 
-def test_clean_body_press_release_tail():
+def test_wire_copyright_and_company_boilerplate_are_kept():
+    # measured: annotators keep wire-service copyright notices and press-release "About X"
+    # sections as often as not, and cutting "everything after About ..." is too risky
     tree = body(
         *[("p", f"{LONG} {i}") for i in range(6)],
         ("head", "About Ascom"),
         ("p", "Ascom is a global solutions provider focused on healthcare ICT."),
-        ("p", "Ascom is headquartered in Baar (Switzerland)."),
+        ("p", "© 2019 Associated Press. All Rights Reserved."),
     )
-    fired = clean_body(tree)
-    assert fired["press_release_tail"] == 3
-    assert len(tree) == 6
-
-
-def test_clean_body_about_heading_early_is_kept():
-    tree = body(("head", "About the plan"), *[("p", f"{LONG} {i}") for i in range(6)])
-    assert clean_body(tree)["press_release_tail"] == 0
-    assert len(tree) == 7
+    assert clean_body(tree) == {}
+    assert len(tree) == 9
 
 
 def test_clean_body_counts_rules():
@@ -316,10 +310,10 @@ def test_clean_body_counts_rules():
         ("p", LONG),
         ("p", LONG + " Second."),
         ("p", "(Reporting by Will Dunham; Editing by Tom Brown)"),
-        ("p", "Copyright 2019 Example News. All rights reserved."),
+        ("p", "Follow us on Twitter @examplenews"),
     )
     fired = clean_body(tree)
-    assert fired == {"dateline": 1, "credit_line": 1, "copyright": 1}
+    assert fired == {"dateline": 1, "credit_line": 1, "call_to_action": 1}
     assert [el.text for el in tree] == [LONG, LONG + " Second."]
 
 
