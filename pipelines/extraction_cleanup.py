@@ -361,6 +361,42 @@ def prune_related_lists(tree: HtmlElement) -> int:
     return removed
 
 
+_EMBEDDED_POST = re.compile(
+    r"twitter-tweet|twitter-video|instagram-media|tiktok-embed|reddit-card|bluesky-embed|"
+    r"threads-post|text-post-media|mastodon-embed|fb-xfbml|fb-post",
+    re.IGNORECASE,
+)
+_WRAPPER_TAGS = frozenset({"div", "figure", "section", "span", "aside", "p"})
+
+
+def free_embedded_posts(tree: HtmlElement) -> int:
+    """Rule embedded_posts: quoted social posts (tweets, Instagram, TikTok, Bluesky ...) are part
+    of the story; their wrappers carry classes ("embed", "social", "widget") that make
+    trafilatura drop them. Each post's <blockquote> replaces its wrapper and loses its class."""
+    freed = 0
+    for bq in list(tree.iter("blockquote")):
+        if not _EMBEDDED_POST.search(bq.get("class") or ""):
+            continue
+        text = " ".join(bq.text_content().split())
+        if not text:
+            continue
+        wrapper = bq
+        parent = bq.getparent()
+        while (
+            parent is not None
+            and parent.tag in _WRAPPER_TAGS
+            and " ".join(parent.text_content().split()) == text
+        ):
+            wrapper, parent = parent, parent.getparent()
+        for attr in ("class", "id", "style"):
+            bq.attrib.pop(attr, None)
+        if wrapper is not bq and parent is not None:
+            bq.tail = wrapper.tail
+            parent.replace(wrapper, bq)
+        freed += 1
+    return freed
+
+
 _TEXT_TAGS = ("p", "li", "h2", "h3", "h4", "h5", "h6")
 
 
@@ -368,6 +404,7 @@ def prune_tree(tree: HtmlElement, description: str | None = None) -> Counter[str
     """Run every tree rule (in place); returns how often each fired."""
     fired: Counter[str] = Counter()
     fired["merge_split_bodies"] = merge_split_bodies(tree)
+    fired["embedded_posts"] = free_embedded_posts(tree)
     key = _norm(description) if description and _words(description) >= 5 else ""
     for el in _WITH_ATTRS(tree):
         if el.tag not in _CLASS_TAGS:

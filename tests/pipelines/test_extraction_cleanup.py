@@ -448,3 +448,30 @@ def test_merge_split_bodies_leaves_appended_stories():
 )
 def test_call_to_action_leaves_prose(text):
     assert rule(text) is None
+
+
+def test_embedded_posts_are_freed_from_their_wrappers():
+    tweet = (
+        '<div class="social-media-embed"><div class="embed-wrapper"><blockquote class="twitter-tweet">'
+        "<p>Yes this is real and the state spent half a million dollars on it</p>&mdash; Dianna (@dianna) "
+        'November 18, 2019</blockquote><script src="https://platform.twitter.com/widgets.js"></script></div></div>'
+    )
+    tree = doc(f"<article><p>{LONG}</p>{tweet}<p>{LONG} After.</p></article>")
+    assert prune_tree(tree)["embedded_posts"] == 1
+    bq = tree.find(".//blockquote")
+    assert bq.get("class") is None
+    assert bq.getparent().tag == "article"  # the wrappers are gone
+    assert "half a million" in text_of(tree)
+
+
+def test_embedded_post_survives_extraction():
+    from pipelines.extraction import extract_article
+
+    tweet = (
+        '<div class="sdc-article-widget sdc-article-tweet"><blockquote class="twitter-tweet">'
+        "<p>I can't thank this man enough for everything he has done for me</p>&mdash; Dele (@dele) "
+        "November 19, 2019</blockquote></div>"
+    )
+    html = f"<html><head><title>t</title></head><body><article><h1>t</h1><p>{LONG}</p>{tweet}<p>{LONG} After.</p><p>{LONG} End.</p></article></body></html>"
+    fields = extract_article(html, "https://news.example/a")
+    assert "thank this man enough" in fields["text"]
