@@ -1,28 +1,26 @@
 """Getting captures back out of an archive: in a browser through pywb, and to code by URL.
 
-Browsing uses pywb, the field's own replay engine.
-
-Rewriting links, scripts and headers so that an archived page works in a browser is a large,
-well-kept body of code (pywb + wombat.js); this module only points pywb at our archive layout
-(``<root>/index/*.cdxj`` and ``<root>/warc/``) as one collection, ``news``, and runs it on a
-real WSGI server. Revisit records replay their original because our WARCs carry
+Browsing uses pywb, the field's own replay engine. Rewriting links, scripts and headers so that an
+archived page works in a browser is a large, well-kept body of code (pywb + wombat.js); this module
+only points pywb at our archive layout (``<root>/index/*.cdxj`` and ``<root>/warc/``) as one
+collection, ``news``. Revisit records replay their original because our WARCs carry
 ``WARC-Refers-To-Target-URI`` / ``WARC-Refers-To-Date`` and pywb resolves them through the index.
 
-pywb's app talks to its own internal warcserver over HTTP from inside the same process, which
-only works under gevent with the standard library patched, so :func:`serve` patches first and
-imports pywb after that. Import this module freely: nothing heavy happens until ``serve``.
+pywb cannot live in our environment (its ``redis`` pin conflicts with the Redis frontier's), so it
+runs in a process of its own, from an interpreter :mod:`archive.pywb_env` finds or makes.
+:func:`pywb_command` writes what that process needs into a scratch folder (``config.yaml`` and a
+small launcher script that imports nothing of ours) and returns the command line to run it.
 
 :func:`find_capture` is the same lookup for code (the archive-source downloader middleware,
 re-extraction): the capture of a URL that is latest or closest to a time, across every crawl's
-index, with revisit records resolved to the payload they refer to.
+index, with revisit records resolved to the payload they refer to. It needs no pywb.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
+import json
+import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +29,7 @@ from warcio.bufferedreaders import ChunkedDataReader
 from warcio.recordloader import ArcWarcRecord
 from warcio.timeutils import iso_date_to_timestamp, timestamp_to_sec
 
+from archive.index import lookup
 from archive.warcrecord import RecordNotFound, read_record
 
 COLLECTION = "news"
@@ -79,10 +78,6 @@ def _seconds(timestamp: str | datetime) -> float:
 def find_entries(root: Path, url: str, timestamp: str | datetime | None = None) -> list[dict]:
     """Index entries of ``url`` over every crawl's index: latest first, or closest to
     ``timestamp`` first (ties to the earlier, as :func:`archive.index.lookup` orders them)."""
-    # Imported here, not at the top: archive.index pulls in surt -> requests -> ssl, which must
-    # not be imported before serve() has let gevent patch the standard library.
-    from archive.index import lookup
-
     entries = [e for path in index_files(root) for e in lookup(path, url)]
     if timestamp is None:
         entries.sort(key=lambda e: e["timestamp"], reverse=True)
@@ -189,76 +184,82 @@ def pywb_config(root: Path, collections_root: Path) -> dict:
 
 
 def write_config(root: Path, dest: Path) -> Path:
-    """Write the generated ``config.yaml`` into ``dest`` (kept for users who run ``wayback``)."""
-    import yaml  # pywb's own dependency: only needed with the replay extra
+    """Write ``dest/config.yaml`` (and the empty ``dest/collections/``) serving ``root``.
 
+    Written as JSON, which YAML parsers read as YAML: no YAML library is needed on our side.
+    ``pywb``'s own ``wayback`` run in ``dest`` serves the same collection.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     colls = dest / "collections"
     colls.mkdir(exist_ok=True)
     path = dest / "config.yaml"
-    path.write_text(yaml.safe_dump(pywb_config(root, colls), sort_keys=False), encoding="utf-8")
+    path.write_text(json.dumps(pywb_config(root, colls.resolve()), indent=2) + "\n",
+                    encoding="utf-8")
     return path
 
 
-def make_app(config_path: Path) -> Callable:
-    """pywb's front-end WSGI app from a generated config (requires gevent patching first)."""
-    from pywb.apps.frontendapp import FrontEndApp
+# Runs in the pywb interpreter, which has no newsarchive installed: pywb, gevent and the standard
+# library only. pywb's own `wayback` would do, but for `--port 0` it cannot say which port it got,
+# and it logs every request; so this starts pywb's CLI app (WaybackCli: its arguments, its config
+# loading) on the same gevent server pywb uses, says READY with the bound address, and stops
+# cleanly on SIGINT/SIGTERM. The scratch folder it lives in is removed when it exits.
+LAUNCHER = '''\
+"""newsarchive replay: pywb's wayback app on the config.yaml next to this file (generated)."""
+from pywb.apps.cli import WaybackCli  # first: it patches the standard library with gevent
 
-    return FrontEndApp(config_file=str(config_path))
+import os
+import shutil
+import signal
+import sys
+
+import gevent
+from gevent.pywsgi import WSGIServer
+from pywb.utils.geventserver import RequestURIWSGIHandler
 
 
-def serve(
-    root: Path,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
-    *,
-    out: Callable[[str], None] | None = None,
-) -> int:
-    """Serve ``root`` until SIGINT/SIGTERM; prints ``READY <base url>`` once listening.
-
-    ``port=0`` picks a free port (the READY line tells which), which is what tests use.
-    """
-    check_archive(root)
-    from gevent import monkey
-
-    monkey.patch_all()
-    import signal
-
-    import gevent
-    from gevent.pywsgi import WSGIServer
-    from pywb.utils.geventserver import RequestURIWSGIHandler
-
-    out = out or (lambda line: print(line, flush=True))
-    with tempfile.TemporaryDirectory(prefix="newsarchive-pywb-") as tmp:
-        app = make_app(write_config(root, Path(tmp)))
-        server = WSGIServer((host, port), app, handler_class=RequestURIWSGIHandler, log=None)
-        server.init_socket()
-        bound_host, bound_port = server.address[:2]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        out(f"READY http://{shown}:{bound_port}/{COLLECTION}/")
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        cli = WaybackCli(args=["-d", here, *sys.argv[1:]], desc="newsarchive replay (pywb)")
+        server = WSGIServer((cli.r.bind, cli.r.port), cli.application,
+                            handler_class=RequestURIWSGIHandler, log=None)
+        try:
+            server.init_socket()
+        except OSError as e:  # port in use, address not available
+            print(f"newsarchive replay: cannot listen on {cli.r.bind}:{cli.r.port}: {e}",
+                  file=sys.stderr)
+            return 1
+        host, port = server.address[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"READY http://{shown}:{port}/@COLLECTION@/", flush=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             gevent.signal_handler(sig, server.stop)
         server.serve_forever()
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m archive.replay ARCHIVE``: the same server without the newsarchive CLI."""
-    parser = argparse.ArgumentParser(prog="python -m archive.replay")
-    parser.add_argument("archive", type=Path)
-    parser.add_argument("--host", default=DEFAULT_HOST)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    args = parser.parse_args(argv)
-    try:
-        return serve(args.archive, args.host, args.port)
-    except ReplayError as e:
-        print(f"newsarchive replay: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # port in use, address not available
-        print(f"newsarchive replay: cannot listen on {args.host}:{args.port}: {e}",
-              file=sys.stderr)
-        return 1
+        return 0
+    finally:
+        shutil.rmtree(here, ignore_errors=True)
 
 
 if __name__ == "__main__":
     sys.exit(main())
+'''.replace("@COLLECTION@", COLLECTION)
+
+
+def pywb_command(root: Path, python: str, host: str = DEFAULT_HOST,
+                 port: int = DEFAULT_PORT) -> list[str]:
+    """The command line that serves ``root`` with pywb from ``python`` until SIGINT/SIGTERM.
+
+    Writes a scratch folder (``config.yaml``, ``collections/``, ``launch.py``) that the server
+    removes when it stops. The server prints ``READY <base url>`` once listening; ``port=0``
+    picks a free port (the READY line tells which), which is what tests use.
+    """
+    check_archive(root)
+    workdir = Path(tempfile.mkdtemp(prefix="newsarchive-pywb-"))
+    try:
+        write_config(root, workdir)
+        launcher = workdir / "launch.py"
+        launcher.write_text(LAUNCHER, encoding="utf-8")
+    except OSError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return [python, str(launcher), "--bind", host, "--port", str(port)]

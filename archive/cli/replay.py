@@ -1,20 +1,29 @@
-"""``newsarchive replay ARCHIVE [--host H] [--port P]``: browse an archive with pywb.
+"""``newsarchive replay ARCHIVE [--host H] [--port P] [--pywb-python PY]``: browse an archive with pywb.
 
-pywb runs under gevent, whose monkey-patching must happen before ``ssl`` and friends are imported;
-by the time a subcommand runs, the CLI has imported them. So once the arguments are checked, this
-process is replaced (``exec``) by a fresh interpreter running ``python -m archive.replay`` with
-the same arguments: the same server, patched at the right moment, and Ctrl-C reaches it directly.
+pywb cannot be installed next to newsarchive (archive/pywb_env.py says why), so once the arguments
+are checked this process is replaced (``exec``) by pywb's server running from an interpreter that
+has pywb: Ctrl-C and SIGTERM reach the server directly and its exit code is the command's.
+``newsarchive replay --setup`` only makes sure the managed pywb virtualenv exists.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-from archive.replay import DEFAULT_HOST, DEFAULT_PORT, ReplayError, check_archive
+from archive.pywb_env import (
+    HOME_ENV,
+    PYTHON_ENV,
+    PywbEnvError,
+    default_home,
+    find_pywb_python,
+    setup_managed,
+)
+from archive.replay import DEFAULT_HOST, DEFAULT_PORT, ReplayError, check_archive, pywb_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,36 +32,65 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="serve the archive for browsing (pywb)",
         description="Serve ARCHIVE with pywb as the collection 'news': /news/<url> is the latest "
         "capture, /news/<timestamp>/<url> a given one, /news/mp_/<url> the page without "
-        "pywb's banner and /news/id_/<url> the original bytes. Stops on Ctrl-C.",
+        "pywb's banner and /news/id_/<url> the original bytes. Stops on Ctrl-C. pywb runs from "
+        f"its own interpreter: --pywb-python, else ${PYTHON_ENV}, else this one if it has pywb, "
+        f"else a virtualenv made on first use at ${HOME_ENV} (default {default_home()}).",
     )
-    p.add_argument("archive", help="archive folder (the crawl's --out)")
+    p.add_argument("archive", nargs="?", help="archive folder (the crawl's --out)")
     p.add_argument("--host", default=DEFAULT_HOST,
                    help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help=f"port to listen on, 0 for a free one (default {DEFAULT_PORT})")
+    p.add_argument("--pywb-python", metavar="PYTHON",
+                   help=f"interpreter that has pywb installed (default ${PYTHON_ENV})")
+    p.add_argument("--setup", action="store_true",
+                   help="only create the managed pywb virtualenv (needs the package index) and exit")
     p.set_defaults(func=run)
 
 
+def _say(line: str) -> None:
+    print(f"newsarchive replay: {line}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.archive.startswith("s3://"):
-        print("newsarchive replay: serves a local archive only; copy it down first "
-              "(aws s3 sync ...)", file=sys.stderr)
+    if args.setup:
+        try:
+            found = setup_managed(out=_say)
+        except PywbEnvError as e:
+            _say(str(e))
+            return e.exit_code
+        print(f"newsarchive replay: pywb {found.version} ready: {found.python}")
+        return 0
+    if not args.archive:
+        _say("ARCHIVE is required (or --setup)")
         return 2
-    if importlib.util.find_spec("pywb") is None:
-        print("newsarchive replay: pywb is not installed; pip install 'newsarchive[replay]'",
-              file=sys.stderr)
+    if args.archive.startswith("s3://"):
+        _say("serves a local archive only; copy it down first (aws s3 sync ...)")
         return 2
     if not 0 <= args.port <= 65535:
-        print(f"newsarchive replay: --port must be 0..65535, not {args.port}", file=sys.stderr)
+        _say(f"--port must be 0..65535, not {args.port}")
         return 2
+    root = Path(args.archive).resolve()
     try:
-        check_archive(Path(args.archive))
+        check_archive(root)
+        found = find_pywb_python(args.pywb_python, out=_say)
+        argv = pywb_command(root, found.python, args.host, args.port)
     except ReplayError as e:
-        print(f"newsarchive replay: {e}", file=sys.stderr)
+        _say(str(e))
         return 2
+    except PywbEnvError as e:
+        _say(str(e))
+        return e.exit_code
+    except OSError as e:
+        _say(f"cannot prepare pywb's configuration: {e}")
+        return 1
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = [sys.executable, "-m", "archive.replay", str(Path(args.archive).resolve()),
-            "--host", args.host, "--port", str(args.port)]
-    os.execv(sys.executable, argv)
-    return 1  # not reached: execv only returns by raising
+    if os.name == "nt":  # no exec there: run it and pass its exit code on
+        return subprocess.call(argv)
+    try:
+        os.execv(argv[0], argv)
+    except OSError as e:
+        shutil.rmtree(Path(argv[1]).parent, ignore_errors=True)  # the launcher's scratch folder
+        _say(f"cannot start {argv[0]}: {e}")
+    return 1  # reached only when exec failed

@@ -340,10 +340,12 @@ def build_archive(root: Path, n: int = 12) -> FixtureArchive:
 
 
 @contextlib.contextmanager
-def running_replay(root: Path, *extra: str, timeout: float = 60.0) -> Iterator[str]:
-    """``newsarchive replay`` on a free port in a subprocess; yields its base URL (``.../news/``)."""
+def running_replay(root: Path, *extra: str, python: str, timeout: float = 60.0) -> Iterator[str]:
+    """``newsarchive replay`` on a free port in a subprocess, running pywb from ``python`` (the
+    ``pywb_python`` fixture of tests/support/pywb.py); yields its base URL (``.../news/``)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "archive", "replay", str(root), "--port", "0", *extra],
+        [sys.executable, "-m", "archive", "replay", str(root), "--port", "0",
+         "--pywb-python", python, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=Path(__file__).resolve().parents[2],
     )

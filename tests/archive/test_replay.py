@@ -1,11 +1,18 @@
-"""Replay through a running pywb server (a subprocess on a free port), from a two-crawl archive."""
+"""Replay through a running pywb server (a subprocess on a free port), from a two-crawl archive.
+
+pywb runs from its own interpreter (tests/support/pywb.py), as ``newsarchive replay`` runs it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
+import os
 import random
 import re
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +20,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-pytest.importorskip("pywb", reason="pywb is not installed (pip install 'newsarchive[replay]')")
-
 from archive.cli import replay as replay_cli
 from archive.records import iter_records
-from archive.replay import ReplayError, check_archive, pywb_config
+from archive.replay import ReplayError, check_archive, pywb_command, pywb_config, write_config
 from archive.wacz import capture_of
 from tests.archive.replay_archive import (
     T1,
@@ -28,6 +33,11 @@ from tests.archive.replay_archive import (
     headline,
     running_replay,
 )
+from tests.support import pywb as pywb_support
+
+pywb_python = pywb_support.pywb_python  # the fixture, shared: pywb's own interpreter
+
+REPO = Path(__file__).resolve().parents[2]
 
 H1 = re.compile(rb"<h1>(.*?)</h1>", re.S)
 
@@ -38,8 +48,8 @@ def archive(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def base(archive):
-    with running_replay(archive.root) as url:
+def base(archive, pywb_python):
+    with running_replay(archive.root, python=pywb_python) as url:
         yield url
 
 
@@ -123,21 +133,44 @@ def test_archived_redirect_replays_as_redirect_into_the_archive(base):
     assert urlsplit(headers["location"]).hostname == "127.0.0.1"
 
 
-def test_cli_server_starts_cleanly_patched(archive):
-    """gevent must patch the standard library before ssl is imported, or pywb may misbehave."""
+def test_cli_server_starts_cleanly_and_stops_on_sigterm(archive, pywb_python, tmp_path):
+    """gevent must patch the standard library before ssl is imported, or pywb may misbehave; the
+    server is the command's own process (exec), so SIGTERM stops it cleanly, and it removes the
+    scratch folder holding its generated configuration."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "archive", "replay", str(archive.root),
-                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=Path(__file__).resolve().parents[2])
+                             "--port", "0", "--pywb-python", pywb_python],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env={**os.environ, "TMPDIR": str(scratch)})
     try:
         line = proc.stdout.readline()
         assert line.startswith("READY http://127.0.0.1:"), proc.stderr.read()
+        (workdir,) = scratch.iterdir()
+        assert sorted(p.name for p in workdir.iterdir()) == ["collections", "config.yaml",
+                                                             "launch.py"]
         status, _, _ = get(line.split()[1], "mp_/" + article_url(4))
         assert status == 200
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
     assert "MonkeyPatchWarning" not in err and "Traceback" not in err, err
-    assert proc.returncode in (0, -15)
+    assert proc.returncode == 0, err
+    assert list(scratch.iterdir()) == []
+
+
+def test_port_in_use_is_one_clear_line(archive, pywb_python):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "archive", "replay", str(archive.root),
+                               "--port", str(port), "--pywb-python", pywb_python],
+                              capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f"newsarchive replay: cannot listen on 127.0.0.1:{port}: ")
+    assert "Traceback" not in proc.stderr
 
 
 def test_config_points_pywb_at_the_archive_layout(tmp_path):
@@ -146,6 +179,43 @@ def test_config_points_pywb_at_the_archive_layout(tmp_path):
     assert coll["index_paths"] == str((tmp_path / "a" / "index").resolve()) + "/"
     assert coll["archive_paths"] == str((tmp_path / "a" / "warc").resolve()) + "/"
     assert cfg["enable_auto_colls"] is False
+
+
+def test_pywb_reads_the_generated_config_as_written(tmp_path, pywb_python):
+    """config.yaml is written as JSON; pywb's own YAML loader must read the same settings
+    (here with a path that needs escaping)."""
+    root = tmp_path / "an archive ‘ü’"
+    path = write_config(root, tmp_path / "conf")
+    read = subprocess.run(
+        [pywb_python, "-c", "import json, sys; from pywb.utils.loaders import load_yaml_config; "
+         "print(json.dumps(load_yaml_config(sys.argv[1])))", str(path)],
+        capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert json.loads(read.stdout) == pywb_config(root, (tmp_path / "conf" / "collections"))
+
+
+def test_pywb_command_runs_the_generated_launcher(archive, tmp_path):
+    argv = pywb_command(archive.root, "/opt/some/python", "127.0.0.2", 8123)
+    launcher = Path(argv[1])
+    try:
+        assert argv[0] == "/opt/some/python"
+        assert argv[2:] == ["--bind", "127.0.0.2", "--port", "8123"]
+        assert launcher.name == "launch.py"
+        source = launcher.read_text()
+        # the pywb process must not need newsarchive: nothing of ours is imported there
+        assert not re.search(r"^\s*(from|import)\s+(archive|crawler|pipelines|tests)\b", source,
+                             re.M)
+        assert source.splitlines()[1].startswith("from pywb.apps.cli import")  # gevent patches first
+        assert (launcher.parent / "config.yaml").is_file()
+    finally:
+        import shutil
+
+        shutil.rmtree(launcher.parent)
+
+
+def _run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    replay_cli.register(parser.add_subparsers())
+    return replay_cli.run(parser.parse_args(["replay", *argv]))
 
 
 @pytest.mark.parametrize("layout", ["missing", "empty", "no-index"])
@@ -157,8 +227,14 @@ def test_unservable_archive_is_a_usage_error(tmp_path, capsys, layout):
         (root / "warc").mkdir()
     with pytest.raises(ReplayError):
         check_archive(root)
-    args = argparse.Namespace(archive=str(root), host="127.0.0.1", port=0)
-    assert replay_cli.run(args) == 2
+    assert _run_cli([str(root), "--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("newsarchive replay: ")
+
+
+@pytest.mark.parametrize("argv", [[], ["s3://bucket/archive"], ["{archive}", "--port", "70000"]])
+def test_bad_arguments_are_usage_errors(archive, capsys, argv):
+    assert _run_cli([a.format(archive=archive.root) for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("newsarchive replay: ")
 
@@ -169,17 +245,18 @@ def test_cli_registers_replay_with_loopback_default():
     args = parser.parse_args(["replay", "some/archive"])
     assert args.func is replay_cli.run
     assert (args.host, args.port, args.archive) == ("127.0.0.1", 8080, "some/archive")
+    assert (args.pywb_python, args.setup) == (None, False)
 
 
 # --- a crawled site ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def crawled_base(tmp_path_factory):
+def crawled_base(tmp_path_factory, pywb_python):
     """``newsarchive crawl`` of a 30-article site on 127.0.0.1, then served by pywb."""
     root = tmp_path_factory.mktemp("crawled") / "archive"
     crawl_site(root, 30)
-    with running_replay(root) as url:
+    with running_replay(root, python=pywb_python) as url:
         yield root, url
 
 

@@ -19,8 +19,6 @@ import urllib.request
 
 import pytest
 
-pytest.importorskip("pywb", reason="pywb is not installed (pip install 'newsarchive[replay]')")
-
 from tests.archive.replay_archive import (
     article_url,
     build_archive,
@@ -28,6 +26,9 @@ from tests.archive.replay_archive import (
     paragraphs,
     running_replay,
 )
+from tests.support import pywb as pywb_support
+
+pywb_python = pywb_support.pywb_python  # the fixture, shared: pywb's own interpreter
 
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -113,10 +114,10 @@ def driver(tmp_path):
             proc.wait(10)
 
 
-def test_chromium_renders_a_replayed_article(tmp_path, driver):
+def test_chromium_renders_a_replayed_article(tmp_path, driver, pywb_python):
     archive = build_archive(tmp_path / "archive", n=6)
     url = article_url(3)  # gzip-encoded on the wire
-    with running_replay(archive.root) as base:
+    with running_replay(archive.root, python=pywb_python) as base:
         driver.cmd("POST", "/url", {"url": base + url})  # pywb's framed page: banner + iframe
         frame = driver.find("iframe#replay_iframe")
         driver.cmd("POST", "/frame", {"id": {ELEMENT: frame}})
