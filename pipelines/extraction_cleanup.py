@@ -423,10 +423,22 @@ def prune_tree(tree: HtmlElement, description: str | None = None) -> Counter[str
     for el in list(tree.iter(*_TEXT_TAGS)):
         if el.getparent() is None:
             continue
+        linked = el.find(".//a") is not None
+        if not linked:
+            # cheap tests on the leading text before reading the whole block (most blocks are
+            # prose with neither links nor labels)
+            lead = el.text or (el[0].text if len(el) and isinstance(el[0].tag, str) else "") or ""
+            lead = lead.lstrip()
+            head = _norm(lead)[:40]
+            if not (
+                _RELATED_PREFIX.match(lead)
+                or (key and len(head) >= 10 and key.startswith(head))
+                or (el.tag == "p" and inside_link(el))
+            ):
+                continue
         text = el.text_content().strip()
         if not text:
             continue
-        linked = el.find(".//a") is not None
         if _RELATED_PREFIX.match(text) and is_inline_related(el, text):
             _remove(el)
             fired["inline_related"] += 1

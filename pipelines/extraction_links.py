@@ -124,23 +124,37 @@ def absolute_url(base: str | None, href: str | None) -> str | None:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
 
 
+_NO_ROLE = (False, False, False)
+# Class strings repeat across a page and across pages of one site: their roles are cached.
+_ROLE_CACHE: dict[str, tuple[bool, bool, bool]] = {}
+
+
+def _attr_roles(attrs: str) -> tuple[bool, bool, bool]:
+    roles = _ROLE_CACHE.get(attrs)
+    if roles is None:
+        tokens = set(_SPLIT.split(attrs.lower()))
+        roles = (
+            not _MENU_TOKENS.isdisjoint(tokens),
+            not _MEDIA_TOKENS.isdisjoint(tokens) or ("multi" in tokens and "media" in tokens),
+            not _SHARE_TOKENS.isdisjoint(tokens),
+        )
+        if len(_ROLE_CACHE) > 20_000:
+            _ROLE_CACHE.clear()
+        _ROLE_CACHE[attrs] = roles
+    return roles
+
+
 def _roles(el: HtmlElement) -> tuple[bool, bool, bool]:
     """(menu, media, share) as the element's own tag and class/id/role say."""
-    tag = el.tag
-    menu = tag in _MENU_TAGS
-    media = tag in ("video", "audio")
     get = el.get
     cls, ident, role = get("class"), get("id"), get("role")
-    if cls or ident or role:
-        tokens = set(_SPLIT.split(f"{cls} {ident} {role}".lower()))
-        menu = menu or not _MENU_TOKENS.isdisjoint(tokens)
-        media = (
-            media
-            or not _MEDIA_TOKENS.isdisjoint(tokens)
-            or ("multi" in tokens and "media" in tokens)
-        )
-        return menu, media, not _SHARE_TOKENS.isdisjoint(tokens)
-    return menu, media, False
+    roles = _attr_roles(f"{cls} {ident} {role}") if (cls or ident or role) else _NO_ROLE
+    tag = el.tag
+    if tag in _MENU_TAGS:
+        return True, roles[1], roles[2]
+    if tag == "video" or tag == "audio":
+        return roles[0], True, roles[2]
+    return roles
 
 
 def _link_text(a: HtmlElement) -> str:
