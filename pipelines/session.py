@@ -33,7 +33,6 @@ from pipelines.storage import (
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-    from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
@@ -164,13 +163,17 @@ class ArchiveSession:
         def engine_started() -> None:
             crawler.signals.connect(engine_stopped, signal=signals.engine_stopped, weak=False)
 
-        def engine_stopped() -> Deferred:
+        async def engine_stopped() -> None:
+            from scrapy.utils.defer import maybe_deferred_to_future
             from twisted.internet.threads import deferToThread
 
-            d = deferToThread(self.close)
-            d.addCallbacks(self._report, self._close_failed, callbackArgs=(crawler,),
-                           errbackArgs=(crawler,))
-            return d
+            # Waiting blocks: on a thread, so the reactor keeps serving the uploads' callbacks.
+            try:
+                report = await maybe_deferred_to_future(deferToThread(self.close))
+            except Exception as exc:
+                self._close_failed(exc, crawler)
+            else:
+                self._report(report, crawler)
 
         crawler.signals.connect(engine_started, signal=signals.engine_started, weak=False)
 
@@ -202,7 +205,7 @@ class ArchiveSession:
             )
         return report
 
-    def _close_failed(self, failure, crawler: Crawler) -> None:
+    def _close_failed(self, exc: Exception, crawler: Crawler) -> None:
         assert crawler.stats is not None
         crawler.stats.inc_value("newsarchive/s3/errors")
-        logger.error("Waiting for the uploads to %s failed: %s", self.uri, failure.getErrorMessage())
+        logger.error("Waiting for the uploads to %s failed: %s", self.uri, exc)

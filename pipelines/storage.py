@@ -149,6 +149,8 @@ class S3Options:
     retries: int = 5
     retry_backoff: float = 2.0
     integrity: str = "etag"
+    # Attempts botocore makes per request before the uploader's own retries take over.
+    request_attempts: int = 3
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> S3Options:
@@ -245,7 +247,7 @@ def connect(options: S3Options) -> S3Connection:
         read_timeout=options.timeout,
         # botocore's own retries cover a dropped connection or a throttled request; longer
         # outages are the uploader's retries with backoff (NEWSARCHIVE_S3_RETRIES).
-        retries={"mode": "standard", "total_max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": options.request_attempts},
     )
     kwargs: dict[str, Any] = {"config": config}
     if options.endpoint_url:
