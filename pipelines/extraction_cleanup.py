@@ -231,8 +231,21 @@ _STRONG_DEK = frozenset({"dek", "deck", "standfirst", "subline", "subheadline", 
 
 def is_named_dek(el: HtmlElement) -> bool:
     """Rule dek, second form: an element whose class says dek/deck/standfirst/subline/
-    subheadline/strapline, of at most 60 words, whatever the description says."""
-    return not _STRONG_DEK.isdisjoint(role_tokens(el)) and _words(el.text_content()) <= 60
+    subheadline/strapline, of at most 60 words, before any paragraph of prose (after prose the
+    same class names a subheading), whatever the description says."""
+    return (
+        not _STRONG_DEK.isdisjoint(role_tokens(el))
+        and _words(el.text_content()) <= 60
+        and not _after_body_text(el)
+    )
+
+
+_BODY_TEXT_BEFORE = XPath("boolean(preceding::p[string-length(normalize-space(.)) > 120])")
+
+
+def _after_body_text(el: HtmlElement) -> bool:
+    """A standfirst comes before the story; after prose, the same class is a subheading."""
+    return bool(_BODY_TEXT_BEFORE(el))
 
 
 _RELATED_LABELS = (
@@ -541,6 +554,11 @@ _CTA = re.compile(
     r"abonnieren sie|folgen sie uns|suivez-nous|abonnez-vous|siga-nos|síguenos|seguici)\b",
     re.IGNORECASE,
 )
+# "Follow our coverage at https://...", "More AP NBA: https://...": a pointer elsewhere
+_CTA_URL = re.compile(
+    r"^\W*(?:follow|more|read|see|visit|watch|listen|download|find)\b.{0,150}https?://",
+    re.IGNORECASE,
+)
 _CTA_ANYWHERE = re.compile(
     r"sign up for (?:our|the|free)|subscribe to (?:our|the)|delivered (?:to|right to|straight to) your inbox|"
     r"newsletter.{0,80}(?:sign|subscri|inbox|e-?mail)|(?:sign|subscri).{0,80}newsletter|"
@@ -612,9 +630,11 @@ def paragraph_rule(text: str, tag: str, position: int, total: int, words: int) -
         return "call_to_action"
     if words <= 40 and _CTA_ANYWHERE.search(text):
         return "call_to_action"
+    if words <= 30 and _CTA_URL.match(text):
+        return "call_to_action"
     if words <= 60 and _CREDIT.match(text):
         return "credit_line"
-    if words <= 12 and _URL_ONLY.match(text):
+    if len(text) <= 300 and " " not in text.strip() and _URL_ONLY.match(text):
         return "url_only"
     if (
         words <= 40

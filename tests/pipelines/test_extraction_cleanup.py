@@ -475,3 +475,28 @@ def test_embedded_post_survives_extraction():
     html = f"<html><head><title>t</title></head><body><article><h1>t</h1><p>{LONG}</p>{tweet}<p>{LONG} After.</p><p>{LONG} End.</p></article></body></html>"
     fields = extract_article(html, "https://news.example/a")
     assert "thank this man enough" in fields["text"]
+
+
+def test_subheadline_class_after_prose_is_a_subheading():
+    prose = " ".join([LONG] * 3)
+    tree = doc(
+        f"<article><p>{prose}</p><div class='pf_subheadline'>Who pays the cost of a tariff?</div><p>{LONG}</p></article>"
+    )
+    assert prune_tree(tree)["dek"] == 0
+    assert "Who pays" in text_of(tree)
+
+
+def test_pointers_elsewhere_and_bare_urls():
+    assert (
+        rule(
+            "Follow AP's full coverage of Brexit and British politics at https://apnews.com/Brexit"
+        )
+        == "call_to_action"
+    )
+    assert (
+        rule("More AP NBA: https://apnews.com/NBA and https://twitter.com/AP_Sports")
+        == "call_to_action"
+    )
+    long_url = "https://www.example.com/news/article/Cat-found-in-New-Mexico-after-going-missing-in-14848175.php"
+    assert rule(long_url, position=0) == "url_only"
+    assert rule("Read the ruling, which runs to 40 pages, before the hearing on Monday.") is None
