@@ -2,6 +2,11 @@
 
 It runs on ``engine_stopped``, after the item pipelines closed their record files and the capture
 middleware closed its WARC and index (``spider_closed``), so the file list is complete.
+
+For scheduled crawls it says what the run added: ``counts`` has ``new`` / ``updated`` records,
+``unchanged`` update checks and ``skipped`` known articles (never requested), and ``freshness``
+the publication-to-capture delay of the new articles (median and 90th percentile). A crawl that
+died without its manifest gets one from recovery (:func:`write_recovered_manifest`).
 """
 
 from __future__ import annotations
@@ -73,6 +78,51 @@ def skip_summary(stats: dict) -> dict[str, int]:
     return {k[len(prefix):]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
 
 
+def incremental_counts(stats: dict) -> dict[str, int]:
+    """What this run added to the archive, next to what it found already there."""
+    return {
+        "new": stats.get("newsarchive/incremental/new", 0),
+        "updated": stats.get("newsarchive/incremental/updated", 0),
+        "unchanged": stats.get("newsarchive/incremental/unchanged", 0),
+        "skipped": stats.get("newsarchive/incremental/skipped_known", 0),
+    }
+
+
+def freshness_summary(stats: dict) -> dict[str, Any]:
+    """Publication-to-capture delay of this run's new articles (those with a date), seconds."""
+    return {
+        "articles": stats.get("newsarchive/freshness/count", 0),
+        "median_seconds": stats.get("newsarchive/freshness/median_seconds"),
+        "p90_seconds": stats.get("newsarchive/freshness/p90_seconds"),
+    }
+
+
+def write_recovered_manifest(session: ArchiveSession, *, recovered_by: str, records: int,
+                             truncated: dict[str, int]) -> str:
+    """The manifest of a crawl that died before writing its own: what recovery found and kept.
+
+    ``session`` is the dead crawl's (its ``files`` are the files recovery committed or found).
+    """
+    rel = f"crawls/{session.crawl_id}.json"
+    manifest = {
+        "crawl_id": session.crawl_id,
+        "started_at": None,
+        "finished_at": None,
+        "finish_reason": "recovered",
+        "recovered_by": recovered_by,
+        "recovered_at": _jsonable(datetime.now(timezone.utc)),
+        "counts": {"records": records},
+        "truncated_bytes": truncated,
+        "software": software_versions(),
+        "files": sorted(session.files, key=lambda f: f["path"]),
+    }
+    with open(session.open_path(rel), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    session.commit(rel, "manifest")
+    return rel
+
+
 class ManifestExtension:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
@@ -105,7 +155,9 @@ class ManifestExtension:
                 "article_candidates": stats.get("newsarchive/pages/article_candidate", 0),
                 "records": stats.get("newsarchive/records/written", 0),
                 "warc_records": stats.get("newsarchive/warc/records", 0),
+                **incremental_counts(stats),
             },
+            "freshness": freshness_summary(stats),
             "skipped": skip_summary(stats),
             "settings": recorded_settings(self.crawler.settings),
             "software": software_versions(),

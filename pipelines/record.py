@@ -2,7 +2,8 @@
 
 The extraction worker returns the fields that come from the page; the crawl adds what only it
 knows (where the page came from, when, the WARC pointer). Keys are in the DESIGN.md order so records
-read well in a terminal.
+read well in a terminal. ``version`` / ``previous`` (docs/record.md) are the record's place in the
+article's history: 1 and null here, set by the dedup pipeline when an earlier crawl recorded it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ FIELDS = (
     "id", "url", "final_url", "canonical_url", "domain", "site_name", "title", "authors", "published",
     "modified", "language", "description", "section", "tags", "text", "word_count", "images", "links",
     "discovered_via", "fetched_at", "http_status", "content_type", "text_sha1", "simhash", "warc",
-    "crawl_id", "extractor", "schema_version",
+    "crawl_id", "extractor", "version", "previous", "schema_version",
 )
 
 
@@ -50,6 +51,9 @@ def build_record(item: dict, fields: dict, crawl_id: str) -> dict:
         "content_type": item.get("content_type"),
         "warc": item.get("warc"),
         "crawl_id": crawl_id,
+        # The first version until the dedup pipeline, which knows earlier crawls, says otherwise.
+        "version": 1,
+        "previous": None,
         "schema_version": SCHEMA_VERSION,
     }
     record = {k: merged.get(k) for k in FIELDS}

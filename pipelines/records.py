@@ -2,7 +2,13 @@
 
 Each record is its own gzip member: a concatenation of members is a valid gzip file, so a file cut
 short by a killed process is still readable up to the last whole record (recovery truncates it
-there), and every record could be read on its own by offset.
+there), and every record can be read on its own by offset (a later version's ``previous`` points
+at its predecessor that way).
+
+With the crawl state, a record is registered there (article version, its URLs, its next update
+check) right after it is written. A kill between the two is repaired by recovery, which reads
+the records of the dead run back into the state; so an article is recorded once, never twice.
+The pipeline also measures freshness: how long after publication new articles were captured.
 """
 
 from __future__ import annotations
@@ -10,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import zlib
 from typing import TYPE_CHECKING, BinaryIO
 
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawler.state import CrawlState, parse_time, state_from_crawler
 from pipelines.session import ArchiveSession
 
 if TYPE_CHECKING:
@@ -56,27 +64,47 @@ class RecordsWriter:
         self.session.commit(self._rel, "articles")
         self.serial += 1
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict) -> dict:
+        """Append one record; return where it is: ``{crawl_id, file, offset, length}``.
+
+        A full file is finished before the next record, not after this one, so the caller can
+        register the record (in the crawl state) before the file is committed.
+        """
+        if self._file is not None and self.count >= self.max_records:
+            self._close()
         if self._file is None:
             self._open()
+        assert self._file is not None and self._rel is not None
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        self._file.write(gzip_member(line.encode("utf-8"), self.level))
+        member = gzip_member(line.encode("utf-8"), self.level)
+        offset = self._file.tell()
+        self._file.write(member)
         self._file.flush()
         self.count += 1
         self.total += 1
-        if self.count >= self.max_records:
-            self._close()
+        return {"crawl_id": self.session.crawl_id, "file": self._rel, "offset": offset,
+                "length": len(member)}
 
     def close(self) -> None:
         self._close()
 
 
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile (0 < p <= 100) of an ascending list: always an observed value."""
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
 class RecordsPipeline:
-    def __init__(self, crawler: Crawler, writer: RecordsWriter, max_articles: int):
+    def __init__(self, crawler: Crawler, writer: RecordsWriter, max_articles: int,
+                 state: CrawlState | None = None):
         self.crawler = crawler
         self.stats = crawler.stats
         self.writer = writer
         self.max_articles = max_articles
+        self.state = state
+        # Publication-to-capture delays of new articles, seconds (8 bytes each: flat enough).
+        self.delays: list[float] = []
         self._closing: asyncio.Future | None = None
 
     @classmethod
@@ -85,24 +113,49 @@ class RecordsPipeline:
         if not s.getbool("NEWSARCHIVE_RECORDS_ENABLED", True):
             raise NotConfigured("NEWSARCHIVE_RECORDS_ENABLED is off")
         writer = RecordsWriter(ArchiveSession.from_crawler(crawler), s.getint("NEWSARCHIVE_RECORDS_MAX_RECORDS", 50000))
-        return cls(crawler, writer, s.getint("NEWSARCHIVE_MAX_ARTICLES", 0))
+        return cls(crawler, writer, s.getint("NEWSARCHIVE_MAX_ARTICLES", 0), state_from_crawler(crawler))
 
     def process_item(self, item: dict) -> dict:
         if self.max_articles and self.writer.total >= self.max_articles:
             self.stats.inc_value("newsarchive/skipped/max_articles")
             raise DropItem("NEWSARCHIVE_MAX_ARTICLES reached", log_level="DEBUG")
         try:
-            self.writer.write(item)
+            pointer = self.writer.write(item)
         except OSError as e:
             self.stats.inc_value("newsarchive/records/errors")
             logger.error("Could not write the record of %s: %s", item.get("url"), e)
             raise
+        if self.state is not None:
+            self.state.article_recorded(item, pointer)
         self.stats.inc_value("newsarchive/records/written")
+        if (item.get("version") or 1) > 1:
+            self.stats.inc_value("newsarchive/incremental/updated")
+        else:
+            self.stats.inc_value("newsarchive/incremental/new")
+            self._measure_freshness(item)
         if self.max_articles and self.writer.total == self.max_articles:
             logger.info("Recorded NEWSARCHIVE_MAX_ARTICLES (%d) articles: closing", self.max_articles)
             # Not awaited: closing waits for the items in flight, this one included.
             self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="max_articles"))
         return item
 
+    def _measure_freshness(self, record: dict) -> None:
+        published = parse_time(record.get("published"))
+        fetched = parse_time(record.get("fetched_at"))
+        if published is not None and fetched is not None:
+            self.delays.append(fetched - published)
+
+    def freshness(self) -> dict[str, float | int | None]:
+        delays = sorted(self.delays)
+        if not delays:
+            return {"count": 0, "median_seconds": None, "p90_seconds": None}
+        return {"count": len(delays), "median_seconds": percentile(delays, 50),
+                "p90_seconds": percentile(delays, 90)}
+
     def close_spider(self) -> None:
         self.writer.close()
+        fresh = self.freshness()
+        self.stats.set_value("newsarchive/freshness/count", fresh["count"])
+        if fresh["count"]:
+            self.stats.set_value("newsarchive/freshness/median_seconds", fresh["median_seconds"])
+            self.stats.set_value("newsarchive/freshness/p90_seconds", fresh["p90_seconds"])

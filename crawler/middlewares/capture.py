@@ -4,10 +4,21 @@ At priority 950 this middleware's ``process_response`` runs before HttpCompressi
 (590) and RedirectMiddleware (600): the body is still content-encoded and every redirect hop is
 archived as its own exchange. What Scrapy and Twisted have already normalised by then (header
 case, header order, connection headers) is listed in docs/warc.md.
+
+Revisits: a request that carries its URL's previous capture (``request.meta["newsarchive_previous"]``,
+set by the spider from the crawl state) is compared with it. A ``200`` whose payload digest is
+the previous one is written as a ``revisit`` record (identical-payload-digest profile); a ``304``
+answer to the conditional request as a ``revisit`` record with the server-not-modified profile
+(WARC 1.1, 6.7.2), since it carries no payload of its own. Both refer to the previous capture
+(``WARC-Refers-To-Target-URI``, ``-Date`` and ``WARC-Refers-To``), and
+``request.meta["newsarchive_revisit"]`` tells the spider. Every other full ``200`` capture is
+logged in the crawl state for the next run to refer to.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http
 import logging
 import socket
@@ -20,9 +31,10 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.web.http_headers import Headers as TxHeaders
 
+from crawler.state import Capture, CrawlState, state_from_crawler
 from pipelines.cdxj import CdxjIndexWriter
 from pipelines.session import ArchiveSession
-from pipelines.warc import Exchange, WarcFileWriter, timestamp14
+from pipelines.warc import Exchange, WarcFileWriter, timestamp14, warc_date
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -33,6 +45,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 META_KEY = "newsarchive_warc"
+PREVIOUS_KEY = "newsarchive_previous"
+REVISIT_KEY = "newsarchive_revisit"
+IDENTICAL_PAYLOAD = "identical-payload-digest"
+SERVER_NOT_MODIFIED = "server-not-modified"
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 ARCHIVED_SCHEMES = ("http", "https")
 # Credentials: the proxy's never reached the site, and neither belongs in a shareable archive.
 DROPPED_REQUEST_HEADERS = frozenset({"proxy-authorization"})
@@ -87,6 +104,43 @@ def wire_request_headers(request: Request) -> list[tuple[str, str]]:
     return headers
 
 
+def payload_digest(body: bytes) -> str:
+    """The ``WARC-Payload-Digest`` warcio writes for this body (sha1, base32)."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+def first_header(headers: list[tuple[str, str]], name: str) -> str | None:
+    name = name.lower()
+    return next((value for key, value in headers if key.lower() == name), None)
+
+
+class RevisitingWarcWriter(WarcFileWriter):
+    """:class:`WarcFileWriter` plus the server-not-modified revisit profile.
+
+    ``WarcFileWriter.write_revisit`` writes only the identical-payload-digest profile (warcio's
+    ``create_revisit_record`` fixes it); a ``304`` carries no payload, and WARC 1.1 gives it its
+    own profile. Until ``write_revisit`` takes a profile, this swaps the header on the record
+    warcio builds, going through the writer's record-writing internals.
+    """
+
+    def write_not_modified(self, ex: Exchange, *, refers_to_uri: str, refers_to_date: str,
+                           refers_to_record_id: str | None, payload_digest: str) -> dict:
+        self._ensure_file()
+        date = warc_date(ex.date)
+        revisit_id = self._new_id()
+        extra = {"WARC-IP-Address": ex.ip_address, "WARC-Refers-To": refers_to_record_id}
+        revisit = self._warcio.create_revisit_record(
+            ex.url,
+            payload_digest,
+            refers_to_uri,
+            refers_to_date,
+            http_headers=self._response_http_headers(ex),
+            warc_headers_dict=self._warc_headers("revisit", revisit_id, date, ex, extra),
+        )
+        revisit.rec_headers.replace_header("WARC-Profile", NOT_MODIFIED_PROFILE)
+        return self._write_pair(ex, revisit, revisit_id, date)
+
+
 def exchange_from(request: Request, response: Response, date: datetime) -> Exchange:
     return Exchange(
         url=response.url,
@@ -111,9 +165,9 @@ class WarcCaptureMiddleware:
     """Writes each raw exchange to WARC and the CDXJ index; puts the pointer in request.meta.
 
     ``request.meta["newsarchive_warc"]`` holds ``{file, offset, length, record_id,
-    payload_digest}`` of the response record; a redirect copies meta, and the next hop's
-    response overwrites it, so the page a spider parses carries its own pointer. A write error
-    is logged and counted (``newsarchive/warc/errors``), never raised into the crawl.
+    payload_digest}`` of the response (or revisit) record; a redirect copies meta, and the next
+    hop's response overwrites it, so the page a spider parses carries its own pointer. A write
+    error is logged and counted (``newsarchive/warc/errors``), never raised into the crawl.
     """
 
     def __init__(
@@ -122,10 +176,12 @@ class WarcCaptureMiddleware:
         index: CdxjIndexWriter | None,
         stats: StatsCollector,
         clock: Callable[[], datetime] | None = None,
+        state: CrawlState | None = None,
     ) -> None:
         self.writer = writer
         self.index = index
         self.stats = stats
+        self.state = state
         self._clock = clock or (lambda: datetime.now(timezone.utc))
 
     @classmethod
@@ -134,7 +190,7 @@ class WarcCaptureMiddleware:
         if not settings.getbool("NEWSARCHIVE_WARC_ENABLED", True):
             raise NotConfigured("NEWSARCHIVE_WARC_ENABLED is off")
         session = ArchiveSession.from_crawler(crawler)
-        writer = WarcFileWriter(
+        writer = RevisitingWarcWriter(
             session,
             hostname=socket.gethostname(),
             max_size=settings.getint("NEWSARCHIVE_WARC_MAX_SIZE", 1 << 30),
@@ -146,12 +202,13 @@ class WarcCaptureMiddleware:
         )
         index = CdxjIndexWriter(session) if settings.getbool("NEWSARCHIVE_INDEX_ENABLED", True) else None
         assert crawler.stats is not None
-        o = cls(writer, index, crawler.stats)
+        o = cls(writer, index, crawler.stats, state=state_from_crawler(crawler))
         crawler.signals.connect(o.spider_closed, signal=signals.spider_closed)
         return o
 
     def process_response(self, request: Request, response: Response) -> Response:
         request.meta.pop(META_KEY, None)  # a redirected request's copy points at the last hop
+        request.meta.pop(REVISIT_KEY, None)
         if "cached" in response.flags:
             # Replayed from HTTPCACHE: archiving it again would claim a fetch that never happened.
             self.stats.inc_value("newsarchive/warc/skipped/cached")
@@ -160,9 +217,14 @@ class WarcCaptureMiddleware:
             self.stats.inc_value("newsarchive/warc/skipped/scheme")
             return response
         ex = exchange_from(request, response, self._clock())
+        previous = request.meta.get(PREVIOUS_KEY)
+        profile = self._revisit_profile(ex, previous)
         records, nbytes = self.writer.records_written, self.writer.bytes_written
         try:
-            pointer = self.writer.write_exchange(ex)
+            if profile is None:
+                pointer = self.writer.write_exchange(ex)
+            else:
+                pointer = self._write_revisit(ex, previous, profile)
         except OSError as exc:
             logger.error("WARC capture of %s failed: %s", response.url, exc)
             self.stats.inc_value("newsarchive/warc/errors")
@@ -170,9 +232,44 @@ class WarcCaptureMiddleware:
         finally:
             self._update_stats(records, nbytes)
         request.meta[META_KEY] = pointer
-        if self.index is not None:
-            self._index(ex, pointer)
+        if profile is not None:
+            request.meta[REVISIT_KEY] = {"profile": profile, "refers_to": previous["record_id"]}
+            self.stats.inc_value(f"newsarchive/warc/revisits/{profile}")
+        elif ex.status == 200 and self.state is not None:
+            self.state.add_capture(Capture(
+                record_id=pointer["record_id"], url=ex.url, warc_date=warc_date(ex.date),
+                payload_digest=pointer["payload_digest"],
+                etag=first_header(ex.response_headers, "ETag"),
+                last_modified=first_header(ex.response_headers, "Last-Modified"),
+            ))
+        # A server-not-modified revisit is not indexed: its 304 headers would be replayed with
+        # the earlier payload. The capture it refers to stays the one replay finds.
+        if self.index is not None and profile != SERVER_NOT_MODIFIED:
+            self._index(ex, pointer, "response" if profile is None else "revisit")
         return response
+
+    @staticmethod
+    def _revisit_profile(ex: Exchange, previous: dict | None) -> str | None:
+        if not previous or not previous.get("payload_digest") or not previous.get("record_id"):
+            return None
+        if ex.status == 304:
+            return SERVER_NOT_MODIFIED
+        if ex.status == 200 and payload_digest(ex.body) == previous["payload_digest"]:
+            return IDENTICAL_PAYLOAD
+        return None
+
+    def _write_revisit(self, ex: Exchange, previous: dict, profile: str) -> dict:
+        refs = {
+            "refers_to_uri": previous["uri"],
+            "refers_to_date": previous["date"],
+            "refers_to_record_id": previous["record_id"],
+            "payload_digest": previous["payload_digest"],
+        }
+        if profile == SERVER_NOT_MODIFIED and isinstance(self.writer, RevisitingWarcWriter):
+            return self.writer.write_not_modified(ex, **refs)
+        if profile == SERVER_NOT_MODIFIED:
+            return self.writer.write_exchange(ex)  # a plain writer: keep the 304 as it came
+        return self.writer.write_revisit(ex, **refs)
 
     def spider_closed(self) -> None:
         try:
@@ -188,7 +285,7 @@ class WarcCaptureMiddleware:
                 logger.error("Writing the CDXJ index failed: %s", exc)
                 self.stats.inc_value("newsarchive/index/errors")
 
-    def _index(self, ex: Exchange, pointer: dict) -> None:
+    def _index(self, ex: Exchange, pointer: dict, record_type: str = "response") -> None:
         assert self.index is not None
         # The first Content-Type, as cdxj-indexer reads it from the record (Scrapy's
         # headers[...] would give the last one).
@@ -205,7 +302,7 @@ class WarcCaptureMiddleware:
                 pointer["length"],
                 pointer["offset"],
                 pointer["file"].removeprefix("warc/"),
-                "response",
+                record_type,
             )
         except OSError as exc:
             logger.error("Indexing %s failed: %s", ex.url, exc)

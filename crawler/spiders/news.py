@@ -8,6 +8,13 @@ the final content-level decision). Which links are followed is ``crawler.urlpoli
 
 Every fetched exchange is archived by the capture middleware before this spider sees it; what the
 spider skips is counted under ``newsarchive/skipped/<reason>`` so a manifest can say why.
+
+With a crawl state (``crawler.state``, on by default) the spider is incremental: article URLs an
+earlier run recorded (or found not to be articles) are skipped before any request is made; URLs a
+killed or failed run left pending are fetched first; articles due for an update check are
+re-fetched with conditional GET; discovery documents (feeds, sitemaps, homepages, section fronts)
+are polled with conditional GET, and when one answers ``304`` the documents it led to last time
+are polled in its place. docs/incremental.md has the whole picture.
 """
 
 from __future__ import annotations
@@ -18,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy import signals
+from scrapy.exceptions import CloseSpider, DropItem, IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler import discovery
 from crawler.sites import SiteConfig, load_sites
+from crawler.state import FAILED, RECORDED, REJECTED, CrawlState, state_from_crawler
 from crawler.urlpolicy import (
     canonicalize,
     is_http_url,
@@ -44,6 +53,15 @@ _ARTICLE_LD_TYPES = re.compile(
 )
 _OG_ARTICLE = re.compile(rb'<meta[^>]+(?:property|name)=["\']og:type["\'][^>]+content=["\']article', re.I)
 _OG_ARTICLE_REV = re.compile(rb'<meta[^>]+content=["\']article["\'][^>]+(?:property|name)=["\']og:type', re.I)
+
+
+# Reasons an item may be dropped for that say nothing about the page: it is tried again next run.
+TRANSIENT_DROP_REASONS = frozenset({"timeout", "extractor_crashed"})
+_DROP_REASON = re.compile(r"not recorded \((\w+)\)")
+# Doc roles: polled every run with conditional GET; article URLs are fetched once (and re-checked).
+DOCUMENT_ROLES = frozenset({"homepage", "section", "discovery", "robots", "seed"})
+# A 4xx that may heal (rate limiting, timeouts): retried in a later run like a download error.
+_TRANSIENT_STATUS = frozenset({408, 425, 429})
 
 
 def parse_age(value: str | None, now: datetime | None = None) -> datetime | None:
@@ -97,6 +115,13 @@ class NewsSpider(scrapy.Spider):
         # news sitemap still gets the sitemap's date and title (the dupefilter drops the 2nd request).
         self._via: dict[str, dict] = {}
         self.articles_scheduled = 0
+        self.state: CrawlState | None = None
+        # Discovery documents handled in this run, so that replaying the children of unchanged
+        # documents cannot loop (a homepage's section links back to the homepage).
+        self._documents: set[str] = set()
+        # Discovery documents requested in this run: a sitemap listing the homepage does not
+        # make it an article URL (the dupefilter would drop that request, and it stay pending).
+        self._document_urls: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -111,6 +136,11 @@ class NewsSpider(scrapy.Spider):
         spider.max_sitemap_urls = s.getint("NEWSARCHIVE_DISCOVERY_MAX_SITEMAP_URLS", 50000)
         spider.allow_private = s.getbool("NEWSARCHIVE_DISCOVERY_ALLOW_PRIVATE", False)
         spider.extra_sites = {site_of(f"http://{d}/") for d in s.getlist("NEWSARCHIVE_DISCOVERY_ALLOWED_DOMAINS")}
+        spider.max_updates = s.getint("NEWSARCHIVE_UPDATES_MAX_PER_RUN", 0)
+        spider.state = state_from_crawler(crawler)
+        if spider.state is not None:
+            crawler.signals.connect(spider.item_dropped, signal=signals.item_dropped)
+            crawler.signals.connect(spider.item_error, signal=signals.item_error)
         return spider
 
     @property
@@ -122,30 +152,142 @@ class NewsSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Request]:
         for idx, site in enumerate(self.site_configs):
             if site.homepage:
-                yield self._request(site.homepage, idx, self.parse_page, role="homepage", depth=0)
-                yield self._robots_request(site.homepage, idx)
+                for req in self._request(site.homepage, idx, self.parse_page, role="homepage", depth=0):
+                    yield req
+                for req in self._robots_request(site.homepage, idx):
+                    yield req
             for url in site.feeds + site.sitemaps:
-                yield self._request(url, idx, self.parse_discovery, role="discovery", depth=0)
+                for req in self._request(url, idx, self.parse_discovery, role="discovery", depth=0):
+                    yield req
             for url in site.articles:
                 via = {"kind": "seed", "source": url, "published": None, "title": None}
-                yield self._request(url, idx, self.parse_page, role="article", depth=0, via=via)
+                for req in self._schedule_article(canonicalize(url), idx, depth=0, via=via):
+                    yield req
             for url in site.seeds:
-                yield self._request(url, idx, self.parse_seed, role="seed", depth=0)
+                for req in self._request(url, idx, self.parse_seed, role="seed", depth=0):
+                    yield req
+        if self.state is not None:
+            for req in self._resumed_requests():
+                yield req
+            for req in self._update_requests():
+                yield req
 
-    def _request(self, url: str, site_idx: int, callback, *, role: str, depth: int | None = None,
-                 via: dict | None = None, priority: int = 0, dont_filter: bool = False) -> Request:
-        meta: dict[str, Any] = {"newsarchive_site": site_idx, "newsarchive_role": role}
-        if depth is not None:
-            meta["newsarchive_depth"] = depth
-        if via:
-            meta["newsarchive_via"] = via
-        return Request(url, callback=callback, errback=self.on_error, meta=meta,
-                       priority=priority, dont_filter=dont_filter)
+    def _resumed_requests(self) -> Iterable[Request]:
+        """Article URLs an earlier run discovered but did not finish (killed, failed, capped)."""
+        assert self.state is not None
+        for pending in self.state.pending():
+            url = pending.url
+            idx = self._site_index(url)
+            if idx is None or url in self._via:
+                continue  # another site's, or already scheduled by this run's seeds
+            if url in self._document_urls or self.state.document(url) is not None:
+                self.state.url_finished(url, REJECTED, reason="document")
+                continue
+            via = pending.via or {"kind": "link", "source": None, "published": None, "title": None}
+            self._via[url] = via
+            self.articles_scheduled += 1
+            self.stats.inc_value("newsarchive/incremental/resumed")
+            yield self._article_request(url, idx, depth=0, via=via)
 
-    def _robots_request(self, url: str, site_idx: int) -> Request:
+    def _update_requests(self) -> Iterable[Request]:
+        """Recorded articles due for an update check: conditional GET against their last capture."""
+        assert self.state is not None
+        scheduled = 0
+        for article in self.state.due_articles():
+            if self.max_updates and scheduled >= self.max_updates:
+                self.stats.inc_value("newsarchive/incremental/updates_deferred")
+                continue
+            idx = self._site_index(article.url)
+            if idx is None:
+                continue
+            capture = self.state.capture(article.record_id)
+            meta: dict[str, Any] = {"newsarchive_refetch": article.id}
+            if capture is not None:
+                meta["newsarchive_previous"] = capture.as_meta()
+                meta["handle_httpstatus_list"] = [304]
+            scheduled += 1
+            self.stats.inc_value("newsarchive/incremental/update_checks")
+            yield Request(article.url, callback=self.parse_page, errback=self.on_error,
+                          meta={"newsarchive_site": idx, "newsarchive_role": "article",
+                                "newsarchive_depth": 0, **meta},
+                          priority=5, dont_filter=True)
+
+    def _site_index(self, url: str) -> int | None:
+        for idx in range(len(self.site_configs)):
+            if self._on_site(url, idx):
+                return idx
+        return None
+
+    def _request(self, url: str, site_idx: int, callback, *, role: str, depth: int = 0,
+                 priority: int = 0) -> list[Request]:
+        """Requests for a discovery document (homepage, section, feed, sitemap, robots.txt, seed).
+
+        With a state: a conditional GET against the capture last parsed; and a document not due
+        for polling yet (``NEWSARCHIVE_STATE_POLL_INTERVAL``) is not fetched at all, the documents
+        it led to last time are polled in its place.
+        """
+        meta: dict[str, Any] = {"newsarchive_site": site_idx, "newsarchive_role": role,
+                                "newsarchive_depth": depth, "newsarchive_parse": callback.__name__}
+        self._document_urls.add(canonicalize(url))
+        doc = self.state.document(canonicalize(url)) if self.state is not None else None
+        if doc is not None:
+            if doc.next_poll is not None and doc.next_poll > self.state.now():
+                self.stats.inc_value("newsarchive/incremental/documents_not_due")
+                return list(self._replay_children(canonicalize(url), doc.children, site_idx))
+            capture = self.state.capture(doc.record_id)
+            if capture is not None:
+                meta["newsarchive_previous"] = capture.as_meta()
+                meta["handle_httpstatus_list"] = [304]
+        return [Request(url, callback=self.parse_document, errback=self.on_error, meta=meta,
+                        priority=priority)]
+
+    def _article_request(self, url: str, idx: int, *, depth: int, via: dict) -> Request:
+        # Articles first: the frontier should not fill with section pages while news waits.
+        return Request(url, callback=self.parse_page, errback=self.on_error, priority=5,
+                       meta={"newsarchive_site": idx, "newsarchive_role": "article",
+                             "newsarchive_depth": depth, "newsarchive_via": via})
+
+    def _robots_request(self, url: str, site_idx: int) -> list[Request]:
         parts = urlsplit(url)
         return self._request(f"{parts.scheme}://{parts.netloc}/robots.txt", site_idx, self.parse_robots,
                              role="robots", depth=0, priority=10)
+
+    # -- discovery documents -------------------------------------------------------------------
+
+    def parse_document(self, response: Response) -> Iterable[Request | dict]:
+        """Every discovery document's callback: a ``304`` replays the documents it led to last
+        time; otherwise the real callback (``newsarchive_parse``) runs, and what it led to is
+        kept for next time once it has run to the end (a run killed halfway keeps the old)."""
+        url = canonicalize(self._requested_url(response))
+        self._documents.add(url)
+        idx = response.meta["newsarchive_site"]
+        if response.status == 304:
+            self.stats.inc_value("newsarchive/incremental/documents_not_modified")
+            doc = self.state.document(url) if self.state is not None else None
+            if doc is not None:
+                yield from self._replay_children(url, doc.children, idx)
+                self.state.document_polled(url, role=None, record_id=None, children=None, changed=False)
+            return
+        revisit = response.meta.get("newsarchive_revisit")
+        if revisit:
+            self.stats.inc_value("newsarchive/incremental/documents_unchanged")
+        children: list[list[Any]] = []
+        for out in getattr(self, response.meta["newsarchive_parse"])(response):
+            if isinstance(out, Request) and out.meta.get("newsarchive_parse"):
+                children.append([out.url, out.meta["newsarchive_role"], out.meta.get("newsarchive_depth", 0),
+                                 out.meta["newsarchive_parse"]])
+            yield out
+        if self.state is not None:
+            record_id = revisit["refers_to"] if revisit else (response.meta.get("newsarchive_warc") or {}).get("record_id")
+            self.state.document_polled(url, role=response.meta.get("newsarchive_role"), record_id=record_id,
+                                       children=children, changed=not revisit)
+
+    def _replay_children(self, parent: str, children: list[list[Any]], idx: int) -> Iterable[Request]:
+        self._documents.add(parent)
+        for url, role, depth, parse in children:
+            if canonicalize(url) in self._documents or not self._on_site(url, idx):
+                continue
+            yield from self._request(url, idx, getattr(self, parse), role=role, depth=depth)
 
     # -- callbacks -----------------------------------------------------------------------------
 
@@ -171,11 +313,11 @@ class NewsSpider(scrapy.Spider):
 
     def _homepage(self, response: Response) -> Iterable[Request | dict]:
         idx = response.meta["newsarchive_site"]
-        yield self._robots_request(response.url, idx)
+        yield from self._robots_request(response.url, idx)
         if isinstance(response, TextResponse):
             for feed_url in discovery.html_feed_links(response.body[:256 * 1024], response.url):
                 if self._on_site(feed_url, idx):
-                    yield self._request(feed_url, idx, self.parse_discovery, role="discovery", depth=0)
+                    yield from self._request(feed_url, idx, self.parse_discovery, role="discovery", depth=0)
         yield from self.parse_page(response)
 
     def parse_robots(self, response: Response) -> Iterable[Request]:
@@ -184,7 +326,7 @@ class NewsSpider(scrapy.Spider):
         idx = response.meta["newsarchive_site"]
         for url in discovery.parse_robots_sitemaps(response.body, response.url):
             if self._on_site(url, idx):
-                yield self._request(url, idx, self.parse_discovery, role="discovery", depth=0)
+                yield from self._request(url, idx, self.parse_discovery, role="discovery", depth=0)
 
     def parse_discovery(self, response: Response) -> Iterable[Request]:
         idx = response.meta["newsarchive_site"]
@@ -205,7 +347,7 @@ class NewsSpider(scrapy.Spider):
             self.stats.inc_value(f"newsarchive/discovery/skipped/{reason}", n)
         for url in result.sitemaps:
             if self._on_site(url, idx):
-                yield self._request(url, idx, self.parse_discovery, role="discovery", depth=0)
+                yield from self._request(url, idx, self.parse_discovery, role="discovery", depth=0)
         for link in result.links:
             when = _parse_iso(link.published) or _parse_iso(link.modified)
             if self.since and when and when < self.since:
@@ -216,13 +358,16 @@ class NewsSpider(scrapy.Spider):
                 via["language"] = link.language
             if link.keywords:
                 via["keywords"] = link.keywords
-            req = self._follow(link.url, idx, depth=0, via=via, from_discovery=True)
-            if req is not None:
-                yield req
+            yield from self._follow(link.url, idx, depth=0, via=via, from_discovery=True)
 
     def parse_page(self, response: Response) -> Iterable[Request | dict]:
         role = response.meta.get("newsarchive_role")
         idx = response.meta["newsarchive_site"]
+        if role == "article" and (response.status == 304 or response.meta.get("newsarchive_revisit")):
+            # An update check that found the very payload of the last capture: the WARC has a
+            # revisit record, the records nothing new.
+            self._unchanged(response)
+            return
         if not isinstance(response, TextResponse):
             self._skip("not_html", response)
             return
@@ -242,7 +387,8 @@ class NewsSpider(scrapy.Spider):
             and (kind == "article" or looks_like_article(response.body))
         )
         candidate = article or (by_pattern is None and role != "homepage" and kind == "unknown")
-        if candidate:
+        if candidate and not response.meta.get("newsarchive_revisit"):
+            # (A hub whose payload is unchanged was recorded, if it is an article, last time.)
             yield self._item(response)
         if not article:
             self.stats.inc_value("newsarchive/pages/hub")
@@ -269,48 +415,60 @@ class NewsSpider(scrapy.Spider):
                 self.stats.inc_value("newsarchive/discovery/skipped/bad_url")
                 continue
             via = {"kind": source_kind, "source": response.url, "published": None, "title": None}
-            req = self._follow(url, idx, depth=depth + 1, via=via, hubs=hub)
-            if req is not None:
-                yield req
+            yield from self._follow(url, idx, depth=depth + 1, via=via, hubs=hub)
 
     def _follow(self, url: str, idx: int, *, depth: int, via: dict, from_discovery: bool = False,
-                hubs: bool = True) -> Request | None:
+                hubs: bool = True) -> list[Request]:
         """The link policy in one place: scheme, site, robots-like path rules, traps, private hosts."""
         if not is_http_url(url):
             self.stats.inc_value("newsarchive/discovery/skipped/not_http")
-            return None
+            return []
         url = canonicalize(url)
         site = self.site_configs[idx]
         if not self._on_site(url, idx):
             self.stats.inc_value("newsarchive/discovery/skipped/off_site")
-            return None
+            return []
         if site.denies(url) or not site.allows_path(url):
             self.stats.inc_value("newsarchive/discovery/skipped/not_allowed")
-            return None
+            return []
         trap = trap_reason(url)
         if trap:
             self.stats.inc_value(f"newsarchive/discovery/skipped/trap_{trap}")
-            return None
+            return []
         by_pattern = site.is_article_url(url)
         kind = "article" if by_pattern else ("section" if by_pattern is False else url_kind(url))
         if kind == "asset":
             self.stats.inc_value("newsarchive/discovery/skipped/asset")
-            return None
+            return []
         if from_discovery or kind == "article":
-            known = self._via.get(url)
-            if known is None or (via.get("published") and not known.get("published")):
-                self._via[url] = via
-            if known is not None:
-                return None  # already scheduled; richer provenance kept above
-            if self.max_articles and self.articles_scheduled >= self.max_articles * 2 + 20:
-                self.stats.inc_value("newsarchive/discovery/skipped/max_articles")
-                return None
-            self.articles_scheduled += 1
-            # Articles first: the frontier should not fill with section pages while news waits.
-            return self._request(url, idx, self.parse_page, role="article", depth=depth, via=via, priority=5)
+            return self._schedule_article(url, idx, depth=depth, via=via)
         if not hubs:
-            return None
+            return []
         return self._request(url, idx, self.parse_page, role="section", depth=depth)
+
+    def _schedule_article(self, url: str, idx: int, *, depth: int, via: dict) -> list[Request]:
+        """An article URL: once per run, never again once an earlier run finished it."""
+        known = self._via.get(url)
+        if known is None or (via.get("published") and not known.get("published")):
+            self._via[url] = via
+        if known is not None:
+            return []  # already scheduled; richer provenance kept above
+        status = self.state.url_status(url) if self.state is not None else None
+        if self.state is not None and status is None and (
+                url in self._document_urls or self.state.document(url) is not None):
+            return []  # polled as a discovery document (a homepage listed in a sitemap, say)
+        if status in (RECORDED, REJECTED, FAILED):
+            # Known from an earlier run: no request at all (update checks are scheduled from the
+            # state, on their own timetable).
+            self.stats.inc_value("newsarchive/incremental/skipped_known")
+            return []
+        if self.max_articles and self.articles_scheduled >= self.max_articles * 2 + 20:
+            self.stats.inc_value("newsarchive/discovery/skipped/max_articles")
+            return []
+        self.articles_scheduled += 1
+        if self.state is not None and status is None:
+            self.state.add_pending(url, via)
+        return [self._article_request(url, idx, depth=depth, via=via)]
 
     def _on_site(self, url: str, idx: int) -> bool:
         site = self.site_configs[idx]
@@ -326,8 +484,7 @@ class NewsSpider(scrapy.Spider):
     # -- items and skips -----------------------------------------------------------------------
 
     def _item(self, response: TextResponse) -> dict:
-        redirects = response.meta.get("redirect_urls") or []
-        url = redirects[0] if redirects else response.url
+        url = self._requested_url(response)
         via = self._via.get(canonicalize(url)) or response.meta.get("newsarchive_via") or {
             "kind": "link", "source": None, "published": None, "title": None}
         self.stats.inc_value("newsarchive/pages/article_candidate")
@@ -346,15 +503,37 @@ class NewsSpider(scrapy.Spider):
     def _content_type(response: Response) -> str:
         return response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
 
+    @staticmethod
+    def _requested_url(response_or_request: Response | Request) -> str:
+        """The URL as first requested (before redirects): what the state knows a URL by."""
+        redirects = response_or_request.meta.get("redirect_urls") or []
+        return redirects[0] if redirects else response_or_request.url
+
     def _skip(self, reason: str, response: Response) -> None:
         self.stats.inc_value(f"newsarchive/skipped/{reason}")
         self.logger.info("Skipped %s: %s", response.url, reason)
+        if self.state is not None and response.meta.get("newsarchive_role") == "article":
+            if response.meta.get("newsarchive_refetch"):
+                self.state.article_checked(response.meta["newsarchive_refetch"])
+            else:
+                self.state.url_finished(canonicalize(self._requested_url(response)), REJECTED, reason=reason)
+
+    def _unchanged(self, response: Response) -> None:
+        self.stats.inc_value("newsarchive/incremental/unchanged")
+        if self.state is None:
+            return
+        article_id = response.meta.get("newsarchive_refetch")
+        if article_id:
+            self.state.article_checked(article_id)
+        else:  # cannot happen without a previous capture, but must not stay pending if it does
+            self.state.url_finished(canonicalize(self._requested_url(response)), RECORDED)
 
     def on_error(self, failure: Failure) -> None:
         """Count failed fetches by reason; they are archived when a response came back at all."""
         from scrapy.spidermiddlewares.httperror import HttpError
 
         request = failure.request
+        status = None
         if failure.check(HttpError):
             status = failure.value.response.status
             reason = f"http_{status}"
@@ -364,5 +543,55 @@ class NewsSpider(scrapy.Spider):
             reason = f"download_error/{failure.type.__name__}"
         self.stats.inc_value(f"newsarchive/skipped/{reason}")
         self.logger.info("Skipped %s: %s", request.url, reason)
+        if self.state is not None and request.meta.get("newsarchive_role") == "article":
+            self._article_failed(request, reason, status)
         if failure.check(CloseSpider):
             raise failure.value
+
+    def _article_failed(self, request: Request, reason: str, status: int | None) -> None:
+        """An answer that will not change (a 404, robots.txt) is final; anything else is tried
+        again by the next runs, up to ``NEWSARCHIVE_STATE_MAX_ATTEMPTS`` times."""
+        assert self.state is not None
+        final = reason == "robots_txt" or (status is not None and status < 500
+                                           and status not in _TRANSIENT_STATUS)
+        article_id = request.meta.get("newsarchive_refetch")
+        if article_id:
+            if final:  # gone or forbidden now: the next slot will tell whether it came back
+                self.state.article_checked(article_id)
+            return  # otherwise still due: the next run checks again
+        url = canonicalize(self._requested_url(request))
+        if final:
+            self.state.url_finished(url, REJECTED, reason=reason)
+        else:
+            self.state.url_failed(url, reason)
+
+    # -- outcomes of items (state bookkeeping; records and dedup pipelines report their own) ---
+
+    def item_dropped(self, item: Any, response: Response, exception: BaseException) -> None:
+        """An item the pipelines dropped before it became a record: not an article, or a
+        transient extraction failure (tried again next run). Records (with an ``id``) are
+        accounted for by the dedup and records pipelines."""
+        if self.state is None or not isinstance(item, dict) or "id" in item or not item.get("url"):
+            return
+        if response is not None and response.meta.get("newsarchive_role") != "article":
+            return
+        reason = getattr(exception, "reason", None)
+        if reason is None and isinstance(exception, DropItem):
+            m = _DROP_REASON.search(str(exception))
+            reason = m.group(1) if m else "dropped"
+        url = canonicalize(item["url"])
+        refetch = response.meta.get("newsarchive_refetch") if response is not None else None
+        if reason in TRANSIENT_DROP_REASONS:
+            if not refetch:
+                self.state.url_failed(url, reason)
+        elif refetch:
+            self.state.article_checked(refetch)
+        else:
+            self.state.url_finished(url, REJECTED, reason=reason)
+
+    def item_error(self, item: Any, response: Response, failure: Failure) -> None:
+        """A pipeline failed on the item (say, the record could not be written): try again."""
+        if self.state is None or not isinstance(item, dict) or not item.get("url"):
+            return
+        if response is None or response.meta.get("newsarchive_role") == "article":
+            self.state.url_failed(canonicalize(item["url"]), f"error/{failure.type.__name__}")
