@@ -23,7 +23,7 @@ from pipelines.storage import S3Location, S3Options, StorageConfigError, import_
 # Stats that mean data could not be written: the crawl then exits 1. (newsarchive/s3/errors: files
 # that stayed in the local spool because the store could not take them.)
 ERROR_STATS = ("newsarchive/warc/errors", "newsarchive/records/errors", "newsarchive/manifest/errors",
-               "newsarchive/index/errors", "newsarchive/s3/errors")
+               "newsarchive/index/errors", "newsarchive/s3/errors", "newsarchive/frontier/errors")
 
 
 @dataclass

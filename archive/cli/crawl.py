@@ -29,6 +29,8 @@ def add_crawl_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="any Scrapy / NEWSARCHIVE_* setting, e.g. --set DOWNLOAD_DELAY=1")
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING (default: INFO on a terminal, WARNING in a pipe)")
+    p.add_argument("--frontier", metavar="redis://HOST:PORT/DB",
+                   help="share the queue with other crawler processes through this Redis (docs/frontier.md)")
 
 
 def overrides_from(args) -> dict:
@@ -47,6 +49,15 @@ def overrides_from(args) -> dict:
         overrides["NEWSARCHIVE_CRAWL_ID"] = args.crawl_id
     if args.log_level:
         overrides["LOG_LEVEL"] = args.log_level.upper()
+    if getattr(args, "frontier", None):
+        from crawler.frontier import FrontierError, cli_overrides, preflight
+        from crawler.runner import build_settings
+
+        try:
+            overrides.update(cli_overrides(args.frontier))
+            preflight(build_settings(args.out, overrides), args.seeds, args.sites)
+        except FrontierError as e:
+            raise UsageError(str(e)) from None
     return overrides
 
 
