@@ -107,6 +107,7 @@ class _Extraction:
     fields: dict[str, Any]
     signals: PageSignals
     published_source: str
+    cleanup: dict[str, int]
 
 
 def _paragraphs(body: HtmlElement) -> list[str]:
@@ -188,7 +189,7 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
         text=text,
     )
     if not text:
-        return _Extraction({}, signals, info["published_source"])
+        return _Extraction({}, signals, info["published_source"], dict(fired))
     published, source = info["published"], info["published_source"]
     if not published and (published := htmldate_published(tree, base_url)):
         source = "htmldate"
@@ -212,7 +213,7 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
         "simhash": simhash(text),
         "extractor": _extractor_info(),
     }
-    return _Extraction(fields, signals, source)
+    return _Extraction(fields, signals, source, dict(+fired))
 
 
 def extract_article(html: str | bytes, url: str | None = None) -> dict | None:
@@ -328,7 +329,8 @@ def extract_page(
     Reasons: not_html, binary, empty, too_large, decode_error, no_text, too_short,
     section_front, tag_page, error_page, bot_challenge, paywall, timeout, extractor_error.
     Besides the record fields, an article's dict has ``published_check`` (how ``published``
-    was reconciled with ``hints``, see ``cross_check_published``) and ``encoding``.
+    was reconciled with ``hints``, see ``cross_check_published``), ``encoding``,
+    ``cleanup_rules`` ({rule: times fired}, for stats) and ``extract_seconds``.
     """
     started = time.monotonic()
     try:
@@ -362,5 +364,6 @@ def extract_page(
     if not fields["title"] and isinstance(via, dict) and via.get("title"):
         fields["title"] = str(via["title"]).strip() or None
     fields["encoding"] = decoded.encoding
+    fields["cleanup_rules"] = result.cleanup
     fields["extract_seconds"] = round(time.monotonic() - started, 4)
     return fields, "ok"

@@ -138,6 +138,7 @@ def test_also_read_paragraphs_leave_text_and_become_navigation():
     )
     assert "https://nationaltimes.example/2025/10/20/us-japan-tariff-deal-explained/" in navigation
     assert "https://nationaltimes.example/2025/10/19/asean-summit-preview/" in navigation
+    assert fields["cleanup_rules"]["inline_related"] == 2  # counted for the crawl's stats
     # the link inside a kept paragraph is an article link, with its anchor text
     assert fields["links"]["article"] == [
         {"url": "https://www.mod.go.jp/strategy/", "text": "national security strategy"}
