@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -223,40 +224,59 @@ class S3Connection:
     redact: Redactor
 
 
+_SESSION_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_session() -> Any:
+    """One boto3 session per process: building one loads botocore's data files (~0.3 s), and
+    clients made from it share that. Explicit credentials are given per client, not here."""
+    return import_boto3().session.Session()
+
+
 def connect(options: S3Options) -> S3Connection:
-    boto3 = import_boto3()
+    import_boto3()
     from botocore.config import Config
 
-    session = boto3.session.Session(
-        aws_access_key_id=options.access_key,
-        aws_secret_access_key=options.secret_key,
-        aws_session_token=options.session_token,
-        region_name=options.region,
-    )
-    secrets = [options.access_key, options.secret_key, options.session_token]
-    creds = session.get_credentials()
-    if creds is not None:
-        frozen = creds.get_frozen_credentials()
-        secrets += [frozen.access_key, frozen.secret_key, frozen.token]
-    s3_config: dict[str, Any] = {}
-    if options.addressing_style:
-        s3_config["addressing_style"] = options.addressing_style
-    config = Config(
-        s3=s3_config or None,
-        connect_timeout=options.timeout,
-        read_timeout=options.timeout,
+    with _SESSION_LOCK:  # boto3 sessions are not safe to make clients from on several threads
+        session = _shared_session()
+        secrets = [options.access_key, options.secret_key, options.session_token]
+        if not (options.access_key and options.secret_key):
+            creds = session.get_credentials()  # the standard chain: environment, ~/.aws, role
+            if creds is not None:
+                frozen = creds.get_frozen_credentials()
+                secrets += [frozen.access_key, frozen.secret_key, frozen.token]
+        s3_config: dict[str, Any] = {}
+        if options.addressing_style:
+            s3_config["addressing_style"] = options.addressing_style
         # botocore's own retries cover a dropped connection or a throttled request; longer
         # outages are the uploader's retries with backoff (NEWSARCHIVE_S3_RETRIES).
-        retries={"mode": "standard", "total_max_attempts": options.request_attempts},
-    )
-    kwargs: dict[str, Any] = {"config": config}
-    if options.endpoint_url:
-        kwargs["endpoint_url"] = options.endpoint_url
-    if options.use_ssl is not None:
-        kwargs["use_ssl"] = options.use_ssl
-    if options.verify is not None:
-        kwargs["verify"] = options.verify
-    return S3Connection(session.client("s3", **kwargs), Redactor(secrets))
+        # AWS_MAX_ATTEMPTS and AWS_RETRY_MODE in the environment still win, as in all of boto3.
+        retries: dict[str, Any] = {}
+        if not os.environ.get("AWS_RETRY_MODE"):
+            retries["mode"] = "standard"
+        if not os.environ.get("AWS_MAX_ATTEMPTS"):
+            retries["total_max_attempts"] = options.request_attempts
+        config = Config(
+            s3=s3_config or None,
+            connect_timeout=options.timeout,
+            read_timeout=options.timeout,
+            retries=retries or None,
+        )
+        kwargs: dict[str, Any] = {"config": config}
+        for name, value in (
+            ("aws_access_key_id", options.access_key),
+            ("aws_secret_access_key", options.secret_key),
+            ("aws_session_token", options.session_token),
+            ("region_name", options.region),
+            ("endpoint_url", options.endpoint_url),
+            ("use_ssl", options.use_ssl),
+            ("verify", options.verify),
+        ):
+            if value is not None:
+                kwargs[name] = value
+        client = session.client("s3", **kwargs)
+    return S3Connection(client, Redactor(secrets))
 
 
 # --- secrets -------------------------------------------------------------------------------------

@@ -238,7 +238,7 @@ def test_cli_index(root: Path, capsys: pytest.CaptureFixture) -> None:
     [
         (["{root}/missing"], 2, "not an archive folder"),
         (["{root}", "--crawl-id", "nope"], 2, "no crawl nope"),
-        (["s3://bucket/prefix"], 2, "local archive only"),
+        (["s3://"], 2, "no bucket"),  # s3:// archives: tests/archive/test_storage_s3.py
     ],
 )
 def test_cli_index_usage_errors(

@@ -219,7 +219,7 @@ def test_a_failed_multipart_upload_leaves_nothing_under_the_key(s3: MotoS3, tmp_
 
     def look(delay: float) -> None:
         uploads = s3.client().list_multipart_uploads(Bucket=s3.bucket).get("Uploads", [])
-        seen_between_attempts.append((s3.keys("prefix/"), len(uploads)))
+        seen_between_attempts.append((s3.list_keys("prefix/"), len(uploads)))
         sleeps.append(delay)
 
     storage._sleep = look
@@ -254,7 +254,7 @@ def test_store_down_keeps_files_then_next_run_uploads_them(s3: MotoS3, tmp_path:
     assert storage.start() == 3
     report = storage.close()
     assert report.ok and report.uploaded == 3
-    assert s3.keys("prefix/") == sorted(f"prefix/{r}" for r in [*rels, f"crawls/{CID}.json"])
+    assert s3.list_keys("prefix/") == sorted(f"prefix/{r}" for r in [*rels, f"crawls/{CID}.json"])
     assert spool_files(tmp_path) == ([], [])
 
 
@@ -350,7 +350,7 @@ def test_unfinished_and_state_files_are_never_uploaded(s3: MotoS3, tmp_path: Pat
     storage, _ = make_storage(s3, tmp_path)
     assert storage.start() == 0
     report = storage.close()
-    assert report.unfinished == [f"warc/{CID}/a.warc.gz.open"] and s3.keys() == []
+    assert report.unfinished == [f"warc/{CID}/a.warc.gz.open"] and s3.list_keys() == []
     assert (tmp_path / "state" / "frontier.db").is_file()
 
 

@@ -82,7 +82,7 @@ def test_leftovers_of_earlier_runs_go_up_but_not_this_crawls_own_summaries(s3: M
     session = ArchiveSession.from_crawler(s3_crawler(s3, spool, NEWSARCHIVE_CRAWL_ID=CID))
     report = session.close()
     assert report.ok and report.leftovers == 3
-    assert s3.keys("prefix/") == sorted(f"prefix/{r}" for r in list(left)[:3])
+    assert s3.list_keys("prefix/") == sorted(f"prefix/{r}" for r in list(left)[:3])
     assert (spool / f"index/{CID}.cdxj").is_file() and (spool / f"crawls/{CID}.json").is_file()
 
 

@@ -69,8 +69,9 @@ class MotoS3:
         self._server = make_server(self.host, self.port, app, threaded=True,
                                    request_handler=_OneShotHandler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name=f"moto-s3-{self.port}")
+        # A short poll interval: stop() (shutdown) waits up to one interval.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
+                                        daemon=True, name=f"moto-s3-{self.port}")
         self._thread.start()
 
     def stop(self) -> None:
@@ -138,7 +139,7 @@ class MotoS3:
         ).client("s3", endpoint_url=self.endpoint,
                  config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
 
-    def keys(self, prefix: str = "") -> list[str]:
+    def list_keys(self, prefix: str = "") -> list[str]:
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
                                                                         Prefix=prefix)
         return sorted(obj["Key"] for page in pages for obj in page.get("Contents", ()))
