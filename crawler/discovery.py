@@ -17,14 +17,13 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin
 
 import lxml.html
 from lxml import etree
 from protego import Protego
 from w3lib.html import remove_tags
 
-from crawler.urlpolicy import canonicalize, is_http_url
+from crawler.urlpolicy import canonicalize, is_http_url, resolve_href
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
@@ -260,10 +259,9 @@ def _base(el: etree._Element, source_url: str) -> str:
 
 
 def _join(base: str, ref: str) -> str | None:
-    try:
-        return urljoin(base, ref)
-    except ValueError:  # e.g. a bracketed host that is not an IPv6 address
-        return None
+    """An http(s) URL or None: ``resolve_href`` keeps ``http:///x`` or ``http://`` in a feed from
+    turning into a path on the feed's own host, as ``urljoin`` would make them."""
+    return resolve_href(base, ref)
 
 
 # --- dates ------------------------------------------------------------------------------------

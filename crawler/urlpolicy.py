@@ -12,7 +12,7 @@ import ipaddress
 import re
 import socket
 from functools import lru_cache
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import tldextract
 from scrapy.linkextractors import IGNORED_EXTENSIONS
@@ -25,7 +25,9 @@ __all__ = [
     "canonicalize",
     "is_http_url",
     "is_private_host",
+    "resolve_href",
     "site_of",
+    "strip_userinfo",
     "trap_reason",
     "url_kind",
 ]
@@ -137,6 +139,62 @@ def canonicalize(url: str) -> str:
         return urlunsplit((parts.scheme, netloc, path, query, ""))
     except (ValueError, TypeError, UnicodeError):
         return stripped
+
+
+# RFC 3986 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ). The first segment of a
+# reference (before any "/", "?" or "#") that holds a ":" names a scheme (4.2: a relative path's
+# first segment cannot hold one).
+_SCHEME_PREFIX_RE = re.compile(r"^([^/?#]*):")
+_VALID_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+# What browsers strip from hrefs before parsing them (WHATWG URL: C0 controls and spaces at the
+# ends, tabs and newlines anywhere).
+_HREF_EDGES = "".join(map(chr, range(0x21)))
+_TAB_NEWLINE_RE = re.compile(r"[\t\n\r]")
+
+
+def resolve_href(base: str, href: str) -> str | None:
+    """The absolute http(s) URL an href (or a feed's link) points to, or None for no fetchable URL.
+
+    ``urljoin`` alone follows RFC 1808's old leniency: ``http:///no-host`` or ``http:path``
+    become paths on the *base's* host, and ``ht tp://x/`` a path segment. Here a reference with
+    a scheme is absolute or nothing: a scheme other than http(s), a malformed scheme, or an http
+    URL without a host give None. Fragment-only and empty references give None too (the page
+    itself).
+    """
+    if not isinstance(href, str) or not isinstance(base, str):
+        return None
+    ref = _TAB_NEWLINE_RE.sub("", href.strip(_HREF_EDGES))
+    if not ref or ref.startswith("#"):
+        return None
+    m = _SCHEME_PREFIX_RE.match(ref)
+    if m is not None:
+        scheme = m.group(1)
+        if not _VALID_SCHEME_RE.fullmatch(scheme) or scheme.lower() not in _DEFAULT_PORTS:
+            return None
+        url = ref
+    else:
+        try:
+            url = urljoin(base, ref)
+        except ValueError:  # e.g. a bracketed base host that is not an IPv6 address
+            return None
+    return url if is_http_url(url) else None
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` without a user name and password (``http://user:pass@host/`` -> ``http://host/``).
+
+    Credentials in a URL would otherwise travel with it into logs, WARC headers, the index and
+    records. Only the authority is touched; a URL that does not parse is returned as it is.
+    """
+    if not isinstance(url, str) or "@" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _is_tracking(name: str) -> bool:

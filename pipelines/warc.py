@@ -128,6 +128,16 @@ class _GzipMember:
         self._out.flush()
 
 
+def _write_all(out: BinaryIO, data: memoryview) -> None:
+    """Write every byte: an unbuffered file may take fewer than it was given."""
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        if written is None:  # a non-blocking file that would block: not ours, but never spin
+            raise OSError("short write")
+        view = view[written:]
+
+
 class WarcFileWriter:
     """Writes exchanges into ``warc/<crawl_id>/NEWSARCHIVE-<ts>-<serial>-<host>.warc.gz`` files.
 
@@ -308,27 +318,31 @@ class WarcFileWriter:
     def _write_records(self, records: list) -> tuple[int, int]:
         """Write records one gzip member each; return offset and length of the first.
 
-        On an OSError the file is cut back to where these records started, so it stays a valid
-        WARC; if even that fails the file is abandoned under its ``.open`` name.
+        The members are compressed in memory first (a record is at most DOWNLOAD_MAXSIZE of
+        body), then written with one loop of unbuffered writes: when the disk fills up, no
+        half-written bytes wait in a buffer to be flushed by the rollback, so the file can be
+        cut back to where these records started and stays a valid WARC. If even that fails the
+        file is abandoned under its ``.open`` name.
         """
         assert self._file is not None
-        start = self._file.tell()
+        members = io.BytesIO()
         first_length = 0
+        for record in records:
+            before = members.tell()
+            member = _GzipMember(members, self.gzip_level)
+            self._warcio.out = member
+            self._warcio.write_record(record)
+            member.finish()
+            first_length = first_length or members.tell() - before
+        start = self._file.tell()
         try:
-            for record in records:
-                before = self._file.tell()
-                member = _GzipMember(self._file, self.gzip_level)
-                self._warcio.out = member
-                self._warcio.write_record(record)
-                member.finish()
-                first_length = first_length or self._file.tell() - before
-            end = self._file.tell()
+            _write_all(self._file, members.getbuffer())
         except OSError as exc:
             rel = self._rel
             self._rollback(start)
             raise WarcWriteError(f"cannot write WARC record to {rel}.open: {exc}") from exc
         self._records += len(records)
-        self._bytes += end - start
+        self._bytes += members.tell()
         return start, first_length
 
     def _rollback(self, start: int) -> None:
@@ -355,7 +369,8 @@ class WarcFileWriter:
                 return rel
 
     def _open_file(self, path: str) -> BinaryIO:
-        return open(path, "xb")
+        # Unbuffered: see _write_records. Records arrive whole, so a buffer would save nothing.
+        return open(path, "xb", buffering=0)
 
     def _ensure_file(self) -> None:
         """Open the next file and write its warcinfo, unless a file is open already."""
