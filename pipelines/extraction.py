@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import signal
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -330,9 +329,8 @@ def extract_page(
     section_front, tag_page, error_page, bot_challenge, paywall, timeout, extractor_error.
     Besides the record fields, an article's dict has ``published_check`` (how ``published``
     was reconciled with ``hints``, see ``cross_check_published``), ``encoding``,
-    ``cleanup_rules`` ({rule: times fired}, for stats) and ``extract_seconds``.
+    and ``cleanup_rules`` ({rule: times fired}, for stats).
     """
-    started = time.monotonic()
     try:
         if not isinstance(body, (bytes, bytearray, memoryview)):
             return None, "not_html"
@@ -365,5 +363,4 @@ def extract_page(
         fields["title"] = str(via["title"]).strip() or None
     fields["encoding"] = decoded.encoding
     fields["cleanup_rules"] = result.cleanup
-    fields["extract_seconds"] = round(time.monotonic() - started, 4)
     return fields, "ok"
