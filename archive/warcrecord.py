@@ -16,6 +16,7 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader
@@ -73,11 +74,16 @@ def read_record(
     return record
 
 
-def iter_records(path: Path | str | os.PathLike[str]) -> Iterator[ArcWarcRecord]:
-    """Every record of a WARC file (a local path or an ``s3://bucket/key`` URI), in order.
+def iter_records(source: Path | str | os.PathLike[str] | BinaryIO) -> Iterator[ArcWarcRecord]:
+    """Every record of a WARC file, in order: a local path, an ``s3://bucket/key`` URI (read with
+    the environment's credentials), or an open binary stream such as ``archive.open(rel)``
+    (which the caller closes).
 
     warcio streams the file (on S3, one GET read as it goes): read what you need from a record
     before asking for the next one.
     """
-    with open_file(path) as f:
+    if hasattr(source, "read"):
+        yield from ArchiveIterator(source)
+        return
+    with open_file(source) as f:
         yield from ArchiveIterator(f)

@@ -23,7 +23,6 @@ import functools
 import hashlib
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -50,7 +49,7 @@ MANIFEST_KIND = "manifest"
 KIND_BY_DIR = {"warc": "warc", "articles": "articles", "index": "index", "crawls": MANIFEST_KIND}
 MAX_BACKOFF = 60.0
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest multipart part (all but the last)
-ETAG_RE = re.compile(r"^[0-9a-f]{32}(-\d+)?$")
+HELD_BACK = "held back"
 
 
 class StorageError(OSError):
@@ -444,7 +443,9 @@ class UploadReport:
     def failure_message(self) -> str:
         """One clear paragraph for the end of a crawl that could not upload everything."""
         n = len(self.failed)
-        last = next(reversed(self.failed.values()), "")
+        # The store's own error says more than "held back" (a manifest waiting for the rest).
+        reasons = [w for w in self.failed.values() if not w.startswith(HELD_BACK)] or list(self.failed.values())
+        last = reasons[-1] if reasons else ""
         return (
             f"{n} file{'s' if n != 1 else ''} could not be uploaded to {self.uri} and "
             f"{'are' if n != 1 else 'is'} kept in {self.spool} (last error: {last}). Nothing is "
@@ -658,7 +659,7 @@ class S3Storage:
             concurrent.futures.wait(earlier)
             missing = sum(1 for f in earlier if not f.result())
             if missing:
-                self._fail(rel, f"held back: {missing} other file(s) of its crawl are not uploaded")
+                self._fail(rel, f"{HELD_BACK}: {missing} other file(s) of its crawl are not uploaded")
                 return False
         path = self.root / rel
         try:
