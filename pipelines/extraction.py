@@ -11,6 +11,7 @@ navigation and media lists (pipelines.extraction_links). docs/extraction.md list
 
 from __future__ import annotations
 
+import logging
 import re
 import signal
 import threading
@@ -36,6 +37,8 @@ from pipelines.extraction_images import article_images, article_root
 from pipelines.extraction_links import body_links, page_links, split_links
 from pipelines.extraction_meta import htmldate_published, page_metadata, parse_date
 from pipelines.textfp import text_sha1
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_MAX_BYTES", "EXTRACTOR_NAME", "extract_article", "extract_page"]
 
@@ -186,6 +189,7 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
         teaser_links=teaser_count,
         teaser_words=teaser_words,
         text=text,
+        article_elements=info["article_elements"],
     )
     if not text:
         return _Extraction({}, signals, info["published_source"], dict(fired))
@@ -345,9 +349,9 @@ def extract_page(
             result = _analyse(decoded.text, url, base)
     except _Timeout:
         return None, "timeout"
-    except RecursionError:
-        return None, "extractor_error"
-    except Exception:
+    except Exception:  # RecursionError included: deeply nested junk markup
+        # counted as a reason, and logged: a bug here must not hide behind a stats key
+        logger.warning("extraction failed on %s", url, exc_info=True)
         return None, "extractor_error"
     if result is None:
         return None, "no_text"

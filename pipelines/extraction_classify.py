@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 _CHALLENGE_MARKUP = re.compile(
     r"cf-browser-verification|cf_chl_|/cdn-cgi/challenge-platform|challenges\.cloudflare\.com|"
     r"captcha-delivery\.com|geo\.captcha-delivery|px-captcha|_pxCaptcha|perimeterx|"
-    r"/_Incapsula_Resource|incapsula incident|g-recaptcha|h-captcha|hcaptcha\.com|"
-    r"id=\"challenge-form\"|ddos-guard",
+    r"/_Incapsula_Resource|incapsula incident|id=\"challenge-form\"|ddos-guard",
     re.IGNORECASE,
 )
 _CHALLENGE_TEXT = re.compile(
@@ -36,11 +35,6 @@ _ERROR_TITLE = re.compile(
     r"pagina niet gevonden|strona nie została znaleziona|sidan hittades inte",
     re.IGNORECASE,
 )
-_PAYWALL_MARKUP = re.compile(
-    r"(?:class|id)=\"[^\"]*(?:paywall|piano-offer|subscriber-only|premium-content|meteredContent|"
-    r"tp-modal|regwall|article-locked|locked-content)",
-    re.IGNORECASE,
-)
 _PAYWALL_TEXT = re.compile(
     r"subscribe (?:now )?to (?:continue|read|keep reading|unlock)|(?:for|to) subscribers only|"
     r"already (?:a subscriber|have an account)|this (?:article|content|story) is (?:for|reserved for) "
@@ -55,13 +49,18 @@ _TAG_PATH = re.compile(
     re.IGNORECASE,
 )
 
+_INDEX_FILE = re.compile(r"^(?:index|default|home)\.(?:html?|php|aspx?|jsp)$", re.IGNORECASE)
+
 # Thresholds (documented in docs/extraction.md).
 SHORT_WORDS_TYPED = 25  # an article by its markup: a brief can be this short
 SHORT_WORDS_UNTYPED = 80  # no article markup: below this it is a stub, teaser or widget
 TEASER_MIN = 12  # headline links (>= 4 words, same site) on a listing page ...
+TEASER_MIN_SMALL = 6  # ... fewer on a shallow path / og:type website / one <article> per teaser
+TEASER_ARTICLES = 4
 TEASER_SHARE = 0.6  # ... when their words outnumber this share of the text's words
 TEXT_LINK_DENSITY = 0.5  # share of the kept text that is link text
 CHALLENGE_MAX_WORDS = 200  # challenge / error / paywall pages have little text of their own
+CHALLENGE_MARKUP_MAX_WORDS = 60  # a challenge script with more text around it is a widget
 
 
 @dataclass
@@ -80,12 +79,15 @@ class PageSignals:
     teaser_links: int  # headline-looking links to the same site anywhere on the page
     teaser_words: int
     text: str
+    article_elements: int = 0  # <article> elements: a listing has one per teaser
 
 
 def classify(sig: PageSignals) -> str:
     """'ok' for an article, else the reason token it is not one."""
     short = sig.words < CHALLENGE_MAX_WORDS
-    if short and (_CHALLENGE_TEXT.search(sig.title) or _CHALLENGE_MARKUP.search(sig.head_html)):
+    if short and _CHALLENGE_TEXT.search(sig.title):
+        return "bot_challenge"
+    if sig.words < CHALLENGE_MARKUP_MAX_WORDS and _CHALLENGE_MARKUP.search(sig.head_html):
         return "bot_challenge"
     if (
         short
@@ -96,21 +98,30 @@ def classify(sig: PageSignals) -> str:
         return "bot_challenge"
     if _ERROR_TITLE.search(sig.title) and (short or not sig.typed_article):
         return "error_page"
-    if short and (
-        sig.accessible_for_free is False
-        or _PAYWALL_MARKUP.search(sig.head_html)
-        or _PAYWALL_TEXT.search(sig.text[-600:])
-    ):
+    # Paywall containers in the markup alone prove nothing (sites ship them on free pages and
+    # on teaser icons): the page must say so in ld+json or end its text with a subscribe prompt.
+    if short and (sig.accessible_for_free is False or _PAYWALL_TEXT.search(sig.text[-600:])):
         return "paywall"
     if sig.words == 0:
         return "no_text"
     listing = {"collectionpage", "itemlist", "searchresultspage", "profilepage"} & set(sig.ld_types)
     path = urlsplit(sig.url).path if sig.url else ""
+    depth = len([part for part in path.split("/") if part and not _INDEX_FILE.match(part)])
     if not sig.typed_article:
         if _TAG_PATH.search(path) and (
-            listing or sig.teaser_links >= TEASER_MIN or sig.words < 300
+            listing or sig.teaser_links >= TEASER_MIN_SMALL or sig.words < 300
         ):
             return "tag_page"
+        if depth == 0 and sig.url:
+            return "section_front"  # the site's home page
+        if sig.article_elements >= TEASER_ARTICLES and sig.teaser_links >= TEASER_MIN_SMALL:
+            return "section_front"
+        if (
+            (sig.og_type == "website" or _section_path(path))
+            and sig.teaser_links >= TEASER_MIN_SMALL
+            and sig.teaser_words > TEASER_SHARE * sig.words
+        ):
+            return "section_front"
         if listing and sig.words < 400:
             return "section_front"
         if sig.text_link_density > TEXT_LINK_DENSITY:
@@ -122,6 +133,16 @@ def classify(sig: PageSignals) -> str:
     if sig.words < (SHORT_WORDS_TYPED if sig.typed_article else SHORT_WORDS_UNTYPED):
         return "too_short"
     return "ok"
+
+
+def _section_path(path: str) -> bool:
+    """'/world/', '/us-news/', '/business/index.html': one short segment, no digits. An article
+    slug at the root ('/how-to-run-faster-tips/') has more words or an id."""
+    parts = [part for part in path.split("/") if part and not _INDEX_FILE.match(part)]
+    if len(parts) != 1:
+        return False
+    segment = parts[0].rsplit(".", 1)[0]
+    return len(re.split(r"[-_]", segment)) <= 2 and not any(ch.isdigit() for ch in segment)
 
 
 def same_site(url: str, host: str) -> bool:

@@ -432,6 +432,7 @@ def page_metadata(tree: HtmlElement, url: str | None) -> dict[str, Any]:
         "og_type": _first(meta, "og:type").lower() or None,
         "ld_types": sorted({t for obj in objects for t in ld_types(obj)}),
         "headlines": [clean(h.text_content()) for h in tree.iter("h1")][:5],
+        "article_elements": sum(1 for _ in tree.iter("article")),
         "ld_article": article,
         "meta": meta,
     }

@@ -300,12 +300,13 @@ def test_timeout_is_a_counted_skip():
     assert extract_page(big, "https://example.com/news/big")[1] == "ok"
 
 
-def test_extractor_error_is_contained(monkeypatch):
+def test_extractor_error_is_contained_and_logged(monkeypatch, caplog):
     def boom(*args, **kwargs):
         raise RuntimeError("lxml exploded")
 
     monkeypatch.setattr(extraction, "bare_extraction", boom)
     assert extract_page(page("seed-article.html"), SEED_URL) == (None, "extractor_error")
+    assert "lxml exploded" in caplog.text
 
 
 def test_non_bytes_input():
@@ -407,3 +408,56 @@ def test_title_falls_back_to_feed_title():
     fields, reason = extract_page(body, "https://example.com/news/council", hints=hints)
     assert reason == "ok"
     assert fields["title"] == "Council decides on budget"
+
+
+def _teaser_page(n: int, og_type: str = "") -> bytes:
+    teasers = "".join(
+        f'<article class="teaser"><h3><a href="/world/2026/11/{i:02d}/story-{i}.html">Story number {i} about the harbour and the summit</a></h3>'
+        f'<p class="teaser-summary">Leaders from six countries meet in Port Alder, with water, rail and storm recovery on the agenda {i}.</p></article>'
+        for i in range(n)
+    )
+    head = f'<meta property="og:type" content="{og_type}">' if og_type else ""
+    return _html("Meridian Courier", f"<main>{teasers}</main>", head)
+
+
+def test_home_page_is_a_section_front():
+    assert extract_page(_teaser_page(8), "https://courier.example/")[1] == "section_front"
+    assert extract_page(_teaser_page(8), "https://courier.example/index.html")[1] == "section_front"
+
+
+def test_teaser_articles_make_a_section_front():
+    assert (
+        extract_page(_teaser_page(8), "https://courier.example/world/europe/")[1] == "section_front"
+    )
+    assert (
+        extract_page(_teaser_page(7, "website"), "https://courier.example/a/b/c")[1]
+        == "section_front"
+    )
+
+
+def test_article_slug_at_the_root_with_related_links_is_an_article():
+    related = "".join(
+        f'<li><a href="/other-story-about-running-{i}/">Other story about running faster number {i}</a></li>'
+        for i in range(11)
+    )
+    body = _html("Run", f"<article><h1>Run</h1><p>{PROSE[:700]}</p></article><ul>{related}</ul>")
+    assert extract_page(body, "https://blog.example/how-to-run-faster-and-longer/")[1] == "ok"
+
+
+def test_paywall_markup_alone_is_not_a_paywall():
+    body = _html(
+        "Brief",
+        '<div class="paywall-icon"></div><article><h1>Brief</h1><p>Police said a man was stabbed to death in Berlin on '
+        "Tuesday evening and a suspect was arrested at the scene, according to a statement released overnight by "
+        "the city's prosecutors, who gave no motive for the attack and said an investigation was under way.</p></article>",
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Brief"}</script>',
+    )
+    assert extract_page(body, "https://news.example/berlin/brief")[1] == "ok"
+
+
+def test_captcha_widget_on_a_page_is_not_a_challenge():
+    body = _html(
+        "Council decides",
+        f'<article><h1>Council decides</h1><p>{PROSE[:900]}</p></article><form><div class="g-recaptcha"></div></form>',
+    )
+    assert extract_page(body, "https://news.example/council/decides")[1] == "ok"
