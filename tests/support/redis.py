@@ -98,15 +98,17 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def redis_session_server() -> Iterator[RedisServer]:
+@pytest.fixture(scope="session", name="redis_session_server")
+def redis_session_fixture() -> Iterator[RedisServer]:
+    """One redis-server for the test session (``from tests.support.redis import
+    redis_session_fixture, redis_url_fixture``)."""
     with redis_server() as server:
         yield server
 
 
-@pytest.fixture
-def redis_url(redis_session_server: RedisServer) -> Iterator[str]:
-    """A clean database of the session's server for one test."""
+@pytest.fixture(name="redis_url")
+def redis_url_fixture(redis_session_server: RedisServer) -> Iterator[str]:
+    """``redis_url``: the session's server, emptied before and after the test."""
     client = redis_session_server.client()
     client.flushall()
     yield redis_session_server.url()
