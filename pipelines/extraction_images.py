@@ -77,6 +77,11 @@ def _too_small(img: HtmlElement) -> bool:
     return False
 
 
+_CREDIT_LABEL = re.compile(
+    r"^\W*(?:photo|image|picture|foto|bild|credit|source)s?\s*(?:by|:)\s*", re.IGNORECASE
+)
+
+
 def split_credit(caption: str) -> tuple[str, str]:
     """('caption', 'credit') out of a caption that ends with a photo credit."""
     match = _CREDIT_TEXT.search(caption)
@@ -100,6 +105,7 @@ def _figure_text(img: HtmlElement) -> tuple[str, str]:
     caption = _clean(cap_el.text_content()) if cap_el is not None else ""
     if credit and caption.endswith(credit):
         caption = caption[: -len(credit)].rstrip(" .-|/")
+    credit = _CREDIT_LABEL.sub("", credit)
     if not credit and caption:
         caption, credit = split_credit(caption)
     return caption, credit
@@ -126,6 +132,51 @@ def _declared(value: Any, base: str | None) -> list[dict[str, str | None]]:
     return out
 
 
+# Site furniture, not article pictures: icons, logos, avatars, sprites, share buttons, pixels.
+_NOT_PHOTO = re.compile(
+    r"(?:/|[-_.])(?:icons?|logos?|avatars?|sprites?|buttons?|badges?|emoji|spacer|pixel|blank|"
+    r"placeholder|loading|lazy|share|social|facebook|twitter|whatsapp|pinterest|authors?)(?:[-_./]|$)|\.svg(?:\?|$)|^data:",
+    re.IGNORECASE,
+)
+_IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:\?|$)", re.IGNORECASE)
+_SIZE_SUFFIX = re.compile(r"-\d{2,4}x\d{2,4}(?=\.\w+$)")
+
+
+def _same_picture(url: str) -> str:
+    """One key for the renditions of one picture ('x-1280x720.jpg', 'x.jpg?w=480')."""
+    return _SIZE_SUFFIX.sub("", url.split("?", 1)[0].split("#", 1)[0])
+
+
+def _teaser_or_button(img: HtmlElement, base_url: str | None) -> bool:
+    """An image that links to another page is a teaser thumbnail or a button, not an illustration
+    (a link to the image file itself, a lightbox, is fine)."""
+    for node in img.iterancestors():
+        if node.tag == "a":
+            href = absolute_url(base_url, node.get("href"))
+            return bool(href) and not _IMAGE_FILE.search(href) and href != base_url
+        if node.tag in ("p", "figure", "div", "article", "section", "body"):
+            return False
+    return False
+
+
+def image_scope(tree: HtmlElement, root: HtmlElement | None) -> HtmlElement | None:
+    """Where the article's images are: the lead image usually sits above the text container,
+    next to the headline. The enclosing <article> of the text, else the innermost element
+    holding both the text and the <h1>, else the text container itself."""
+    if root is None:
+        return None
+    for node in (root, *root.iterancestors()):
+        if node.tag == "article":
+            return node
+    h1 = tree.find(".//h1")
+    if h1 is not None:
+        h1_chain = {id(a): a for a in h1.iterancestors()}
+        for node in (root, *root.iterancestors()):
+            if id(node) in h1_chain:
+                return root if node.tag in ("body", "html") else node
+    return root
+
+
 def article_images(
     tree: HtmlElement,
     root: HtmlElement | None,
@@ -136,9 +187,10 @@ def article_images(
     images: dict[str, dict[str, str | None]] = {}
 
     def add(entry: dict[str, str | None]) -> None:
-        old = images.get(entry["url"])  # type: ignore[index]
+        key = _same_picture(entry["url"])  # type: ignore[arg-type]
+        old = images.get(key)
         if old is None:
-            images[entry["url"]] = entry  # type: ignore[index]
+            images[key] = entry
         else:
             old["caption"] = old["caption"] or entry["caption"]
             old["credit"] = old["credit"] or entry["credit"]
@@ -148,12 +200,13 @@ def article_images(
     if not images:
         for entry in _declared(meta.get("og:image", [])[:1], base_url):
             add(entry)
-    if root is not None:
-        for img in root.iter("img"):
-            if _too_small(img):
+    scope = image_scope(tree, root)
+    if scope is not None:
+        for img in scope.iter("img"):
+            if _too_small(img) or _teaser_or_button(img, base_url):
                 continue
             url = absolute_url(base_url, _img_src(img))
-            if not url:
+            if not url or _NOT_PHOTO.search(url):
                 continue
             caption, credit = _figure_text(img)
             add(
