@@ -218,3 +218,14 @@ def test_credentials_never_appear_in_error_messages(tmp_path):
     assert proc.returncode == 2
     assert "ftp://" in proc.stderr  # the message still says which seed is wrong
     assert SECRET_PASSWORD not in proc.stderr
+
+
+def test_replay_binds_loopback_by_default():
+    import argparse
+
+    from archive.cli import replay
+
+    parser = argparse.ArgumentParser()
+    replay.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["replay", "some-archive"])
+    assert args.host == "127.0.0.1"
