@@ -142,14 +142,20 @@ class CdxjIndexWriter:
         if not self._count and not existing.exists():
             return None
         self._buffer.sort()
+        partial = self.session.open_path(rel)
         try:
-            with open(self.session.open_path(rel), "w", encoding="utf-8", newline="\n") as out:
+            with open(partial, "w", encoding="utf-8", newline="\n") as out:
                 sources: list[Iterable[str]] = [self._buffer, *self._runs]
                 if existing.exists():
                     previous = open(existing, encoding="utf-8", newline="\n")  # noqa: SIM115
                     self._runs.append(previous)
                     sources.append(previous)
                 out.writelines(_unique(heapq.merge(*sources)))
+        except OSError:
+            # Half an index is no use to anyone and `newsarchive index` rebuilds it from the
+            # WARCs: leave no .open file behind for recovery to puzzle over.
+            partial.unlink(missing_ok=True)
+            raise
         finally:
             for run in self._runs:
                 run.close()

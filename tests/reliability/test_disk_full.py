@@ -140,3 +140,19 @@ def test_mount_helper_reports_why_it_skips(tmp_path, monkeypatch):
     with pytest.raises(pytest.skip.Exception, match="cannot mount"), tmpfs(tmp_path / "x", PAGE):
         pass
 
+
+
+def test_an_index_that_cannot_be_written_leaves_no_open_file(tmp_path):
+    """The index is rebuilt from the WARCs (``newsarchive index``); half of one is only litter."""
+    from pipelines.cdxj import CdxjIndexWriter
+
+    mount = tmp_path / "small"
+    with tmpfs(mount, 16 * 1024):
+        index = CdxjIndexWriter(ArchiveSession(root=mount, crawl_id="20261130T000000Z-abcdef"))
+        for i in range(2000):  # about 400 KB of lines, in memory until close()
+            index.add(f"http://news.example/{i}/" + "x" * 100, "20261130000000", "text/html", 200,
+                      "sha1:AAAA", 1000, i * 1000, "c/NEWSARCHIVE-x.warc.gz", "response")
+        with pytest.raises(OSError):
+            index.close()
+        assert not list(mount.rglob("*.open"))
+        assert not list(mount.rglob("*.cdxj"))
