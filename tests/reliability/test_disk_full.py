@@ -156,3 +156,39 @@ def test_an_index_that_cannot_be_written_leaves_no_open_file(tmp_path):
             index.close()
         assert not list(mount.rglob("*.open"))
         assert not list(mount.rglob("*.cdxj"))
+
+
+def test_a_warc_file_survives_the_disk_filling_up_mid_record(tmp_path):
+    """On a real full disk (not a simulated one): the failed record is rolled back, later
+    records fail cleanly, and once there is room again the file is finished, valid, and keeps
+    every record written before the disk filled up."""
+    from pipelines.warc import WarcWriteError
+    from tests.pipelines.warc_helpers import make_exchange, make_writer
+
+    mount = tmp_path / "small"
+    with tmpfs(mount, 96 * 1024):
+        writer = make_writer(mount)
+        filler = mount / "filler"
+        with open(filler, "wb") as f, contextlib.suppress(OSError):
+            f.write(b"\0" * (60 * 1024))
+        written, failed = [], 0
+        for i in range(12):
+            try:
+                written.append(writer.write_exchange(
+                    make_exchange(url=f"http://news.example/{i}", body=os.urandom(9000))))
+            except WarcWriteError:
+                failed += 1
+        assert written and failed, (len(written), failed)
+        filler.unlink()  # room again
+        files = writer.close()
+        assert [f["path"] for f in files] == [written[0]["file"]]
+        assert not list(mount.rglob("*.open"))
+        path = mount / written[0]["file"]
+        check = warcio_check([path])
+        assert check.returncode == 0, check.stdout + check.stderr
+        from warcio.archiveiterator import ArchiveIterator
+
+        with open(path, "rb") as f:
+            responses = [r.rec_headers.get_header("WARC-Target-URI")
+                         for r in ArchiveIterator(f) if r.rec_type == "response"]
+        assert responses == [f"http://news.example/{i}" for i in range(len(written))]
