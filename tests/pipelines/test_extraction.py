@@ -461,3 +461,25 @@ def test_captcha_widget_on_a_page_is_not_a_challenge():
         f'<article><h1>Council decides</h1><p>{PROSE[:900]}</p></article><form><div class="g-recaptcha"></div></form>',
     )
     assert extract_page(body, "https://news.example/council/decides")[1] == "ok"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        page("seed-article.html").decode("utf-8"),
+        '<?xml version="1.0" encoding="utf-8"?><html><body><p>x</p></body></html>',
+        "<p>a fragment</p>",
+        "<html/><body><p>a\x01b\ufffe</p></body>",
+        "plain text",
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "x.dtd">\n<html><body><p>y</p></body></html>',
+    ],
+    ids=["seed", "xml-declaration", "fragment", "control-chars", "text", "doctype"],
+)
+def test_parse_html_matches_trafilatura(html):
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    ours, theirs = extraction.parse_html(html), load_html(html)
+    assert (ours is None) == (theirs is None)
+    if ours is not None:
+        assert etree.tostring(ours) == etree.tostring(theirs)

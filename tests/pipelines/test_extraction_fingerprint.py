@@ -31,3 +31,11 @@ def test_known_values():
         "Japan says it plans to tell Trump it will build up military and upgrade security strategy"
     )
     assert simhash(text) == textfp.simhash(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300))
+def test_fingerprints_equal_textfp(text):
+    from pipelines.extraction_fingerprint import fingerprints
+
+    assert fingerprints(text) == (textfp.text_sha1(text), textfp.simhash(text))
