@@ -9,12 +9,14 @@ resolves to, which the URL alone cannot tell. It refuses:
 - schemes other than http and https (``file:``, ``ftp:``, ``s3:``, ``data:`` have download
   handlers in Scrapy, so a redirect or a refresh to them would otherwise be fetched);
 - hosts that are, or resolve to, loopback, private, link-local, carrier-grade NAT, multicast or
-  reserved addresses, unless a seed names that host and port or ``NEWSARCHIVE_SAFETY_ALLOW_PRIVATE``
-  is on.
+  reserved addresses, and names that do not resolve at all, unless a seed names that host and
+  port or ``NEWSARCHIVE_SAFETY_ALLOW_PRIVATE`` is on.
 
 Host names are resolved with the reactor's own resolver, the one the downloader connects with:
 with Scrapy's DNS cache on (the default) the address checked here is the address connected to,
 so a name cannot resolve to a public address for the check and to a private one for the fetch.
+Names are not resolved when ArchiveSourceMiddleware serves the crawl from an archive (offline);
+behind an HTTP proxy a name that does not resolve here is left to the proxy.
 
 User names and passwords in URLs (``http://user:pass@host/``) are taken out of the URL, which
 would carry them into logs, WARC headers, the index and records; for a seed's own origin they
@@ -36,6 +38,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -151,7 +154,7 @@ class SafetyMiddleware:
     """Refuses unsafe requests before any connection; see the module docstring for the rules.
 
     Refusals raise :class:`UnsafeRequest` and are counted as ``newsarchive/safety/refused/<reason>``
-    (``scheme``, ``no_host``, ``private_address``), redirects among them also as
+    (``scheme``, ``no_host``, ``private_address``, ``unresolved``), redirects among them also as
     ``newsarchive/safety/refused_redirects``.
     """
 
@@ -162,10 +165,15 @@ class SafetyMiddleware:
         allow_private: bool = False,
         seeds: Iterable[str] = (),
         resolve: Resolver = reactor_resolve,
+        resolve_names: bool = True,
+        use_env_proxies: bool = False,
     ) -> None:
         self.stats = stats
         self.allow_private = allow_private
         self.resolve = resolve
+        self.resolve_names = resolve_names
+        # HttpProxyMiddleware's source: the *_proxy environment variables.
+        self.proxies: dict[str, str] = getproxies() if use_env_proxies else {}
         self.seed_origins: set[Origin] = set()
         self._credentials: dict[Origin, bytes] = {}
         self._resolved: dict[str, bool] = {}
@@ -177,7 +185,12 @@ class SafetyMiddleware:
         if not settings.getbool("NEWSARCHIVE_SAFETY_ENABLED", True):
             raise NotConfigured("NEWSARCHIVE_SAFETY_ENABLED is off")
         assert crawler.stats is not None
-        o = cls(crawler.stats, allow_private=settings.getbool("NEWSARCHIVE_SAFETY_ALLOW_PRIVATE", False))
+        # Served from an archive, requests never reach the network (ArchiveSourceMiddleware
+        # raises IgnoreRequest for what the archive lacks): there is nothing to resolve, and an
+        # offline machine could not resolve it anyway.
+        offline = settings.getbool("NEWSARCHIVE_ARCHIVESOURCE_ENABLED", False)
+        o = cls(crawler.stats, allow_private=settings.getbool("NEWSARCHIVE_SAFETY_ALLOW_PRIVATE", False),
+                resolve_names=not offline, use_env_proxies=settings.getbool("HTTPPROXY_ENABLED", True))
         crawler.signals.connect(o.spider_opened, signal=signals.spider_opened)
         return o
 
@@ -213,9 +226,19 @@ class SafetyMiddleware:
         if self.allow_private or origin in self.seed_origins:
             return None
         host = origin[0]
-        if is_private_host(host) or await self._resolves_to_private(host):
+        if is_private_host(host):
             self._refuse(request, "private_address")
+        reason = await self._unsafe_resolution(host) if self.resolve_names else None
+        # Behind a proxy, names are the proxy's to resolve: not resolving here says nothing.
+        if reason and not (reason == "unresolved" and self._proxied(request, origin)):
+            self._refuse(request, reason)
         return None
+
+    def _proxied(self, request: Request, origin: Origin) -> bool:
+        if request.meta.get("proxy"):
+            return True
+        scheme = urlsplit(request.url).scheme.lower()
+        return scheme in self.proxies and not proxy_bypass(origin[0])
 
     def _without_userinfo(self, request: Request) -> Request:
         """The same request without user name and password in its URL; it goes round the
@@ -224,21 +247,28 @@ class SafetyMiddleware:
         self.stats.inc_value("newsarchive/safety/userinfo_removed")
         return request.replace(url=strip_userinfo(request.url))
 
-    async def _resolves_to_private(self, host: str) -> bool:
+    async def _unsafe_resolution(self, host: str) -> str | None:
+        """``private_address`` or ``unresolved`` for a name the request must not go to, else None.
+
+        A name that does not resolve now is refused too: the downloader would look it up again
+        a moment later (failures are not cached), and a name whose first answer fails and whose
+        second is private must not get through. Only answers are cached.
+        """
         try:
             ipaddress.ip_address(host)
-            return False  # an IP literal: is_private_host has judged it already
+            return None  # an IP literal: is_private_host has judged it already
         except ValueError:
             pass
-        known = self._resolved.get(host)
-        if known is None:
+        private = self._resolved.get(host)
+        if private is None:
             addresses = await self.resolve(host)
-            # A name that does not resolve is left to the downloader, which reports its DNS error.
-            known = any(is_unsafe_address(a) for a in addresses)
+            if not addresses:
+                return "unresolved"
+            private = any(is_unsafe_address(a) for a in addresses)
             if len(self._resolved) >= _RESOLVED_CACHE_SIZE:
                 self._resolved.pop(next(iter(self._resolved)))
-            self._resolved[host] = known
-        return known
+            self._resolved[host] = private
+        return "private_address" if private else None
 
     def _refuse(self, request: Request, reason: str) -> None:
         self.stats.inc_value(f"newsarchive/safety/refused/{reason}")

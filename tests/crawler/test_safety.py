@@ -27,6 +27,7 @@ from crawler.spiders.news import NewsSpider
 
 DNS = {
     "news.example": ["93.184.216.34"],
+    "other.example": ["93.184.216.35"],
     "intranet.example": ["10.0.0.5"],
     "rebind.example": ["93.184.216.34", "127.0.0.1"],  # any private answer is enough
     "v6.example": ["2606:2800:220:1:248:1893:25c8:1946"],
@@ -91,12 +92,44 @@ async def test_private_loopback_link_local_and_reserved_hosts_are_refused(url):
 @pytest_twisted.ensureDeferred
 @pytest.mark.parametrize("url", [
     "https://news.example/2026/11/30/story.html", "http://93.184.216.34/", "http://v6.example/",
-    "http://unresolvable.example/",  # left to the downloader, which reports the DNS error
 ])
 async def test_public_hosts_pass(url):
     mw, stats, _ = make()
     assert await outcome(mw, url) is None
     assert not stats.get_value("newsarchive/safety/refused/private_address")
+
+
+@pytest_twisted.ensureDeferred
+async def test_names_that_do_not_resolve_are_refused_and_asked_again():
+    """The downloader would look the name up again (failures are not cached): a name whose
+    first answer fails and whose second is private must not get through."""
+    mw, stats, resolver = make()
+    for _ in range(2):
+        assert "(unresolved)" in await outcome(mw, "http://unresolvable.example/")
+    assert resolver.calls == ["unresolvable.example"] * 2
+    assert stats.get_value("newsarchive/safety/refused/unresolved") == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_behind_a_proxy_unresolved_names_are_the_proxys_business():
+    mw, _, _ = make()
+    assert await outcome(mw, "http://unresolvable.example/", proxy="http://proxy.internal:3128") is None
+    mw.proxies = {"http": "http://proxy.internal:3128"}
+    assert await outcome(mw, "http://unresolvable.example/") is None
+    assert "(unresolved)" in await outcome(mw, "https://unresolvable.example/")  # no https proxy
+    # a name that does resolve, privately, is refused whatever the proxy
+    assert "(private_address)" in await outcome(mw, "http://intranet.example/", proxy="http://p:3128")
+
+
+@pytest_twisted.ensureDeferred
+async def test_offline_crawls_resolve_nothing():
+    crawler = get_crawler(settings_dict={"NEWSARCHIVE_ARCHIVESOURCE_ENABLED": True})
+    mw = SafetyMiddleware.from_crawler(crawler)
+    assert mw.resolve_names is False
+    mw.resolve = FakeResolver()
+    assert await outcome(mw, "http://unresolvable.example/") is None
+    assert "refused" in await outcome(mw, "http://10.0.0.1/")  # IP literals are still judged
+    assert mw.resolve.calls == []
 
 
 @pytest_twisted.ensureDeferred
