@@ -11,6 +11,7 @@ navigation and media lists (pipelines.extraction_links). docs/extraction.md list
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
 import re
 import signal
@@ -165,6 +166,20 @@ def _paragraphs(body: HtmlElement) -> list[str]:
     return out
 
 
+def _declared_body(ld_article: dict | None) -> list[str]:
+    """The ld+json ``articleBody`` as paragraphs, when it is a real text (80+ words)."""
+    body = ld_article.get("articleBody") if ld_article else None
+    if not isinstance(body, str) or len(_WORD.findall(body)) < 80:
+        return []
+    if "<" in body and ">" in body:  # some CMSs put HTML in it
+        body = re.sub(r"<[^>]+>", "\n", body)
+    return [
+        p
+        for p in (_SPACE.sub(" ", html_lib.unescape(line)).strip() for line in body.splitlines())
+        if p
+    ]
+
+
 def _drop_title(paragraphs: list[str], titles: list[str | None]) -> list[str]:
     """The headline is the ``title`` field; trafilatura often keeps it (or the page's <h1>, when
     the declared title differs from it) as one of the first blocks."""
@@ -208,6 +223,12 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
     paragraphs = _paragraphs(document.body) if document is not None else []
     paragraphs = _drop_title(paragraphs, [info["title"], *info["headlines"]])
     paragraphs, fired["short_runs"] = drop_short_runs(paragraphs)
+    declared = _declared_body(info["ld_article"])
+    if declared and len(_WORD.findall(" ".join(paragraphs))) < 0.5 * len(
+        _WORD.findall(" ".join(declared))
+    ):
+        paragraphs = declared  # the page renders its text with scripts; ld+json carries it
+        fired["ldjson_body"] += 1
     text = "\n\n".join(paragraphs)
     words = len(_WORD.findall(text))
     root = article_root(tree, paragraphs) if text else None

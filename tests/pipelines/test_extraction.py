@@ -483,3 +483,34 @@ def test_parse_html_matches_trafilatura(html):
     assert (ours is None) == (theirs is None)
     if ours is not None:
         assert etree.tostring(ours) == etree.tostring(theirs)
+
+
+def test_script_rendered_page_falls_back_to_ldjson_article_body():
+    sentences = " ".join(
+        f"Sentence {i} of a story the page renders with scripts, about the budget."
+        for i in range(20)
+    )
+    ld = json.dumps(
+        {
+            "@type": "NewsArticle",
+            "headline": "Budget",
+            "articleBody": f"{sentences}\n\nA second paragraph.",
+        }
+    )
+    body = _html(
+        "Budget", '<div id="root"></div>', f'<script type="application/ld+json">{ld}</script>'
+    )
+    fields, reason = extract_page(body, "https://n.example/news/budget")
+    assert reason == "ok"
+    assert fields["text"] == f"{sentences}\n\nA second paragraph."
+    assert fields["cleanup_rules"] == {"ldjson_body": 1}
+
+
+def test_ldjson_body_does_not_replace_a_longer_page_text():
+    fields = extract_article(
+        page("liveblog.html").replace(
+            b'"articleSection"',
+            b'"articleBody": "Short summary of the live page that is far shorter than the page.", "articleSection"',
+        )
+    )
+    assert "Trains between Newcastle" in fields["text"]
