@@ -20,7 +20,7 @@ from tests.archive.synthetic_records import bulk_records, write_crawl
 
 REPO = Path(__file__).resolve().parents[2]
 CRAWL = "20240301T080000Z-memory"
-PEAK_BOUND_MB = 320
+PEAK_BOUND_MB = 400  # measured 200-210 MB; one run under heavy machine load reached 332
 GROWTH_BOUND_MB = 90
 
 CHILD = """
