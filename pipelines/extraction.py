@@ -43,7 +43,7 @@ from pipelines.extraction_decode import decode_body
 from pipelines.extraction_fingerprint import fingerprints
 from pipelines.extraction_images import article_images, article_root
 from pipelines.extraction_links import body_links, page_links, split_links
-from pipelines.extraction_meta import htmldate_published, page_metadata, parse_date
+from pipelines.extraction_meta import htmldate_published, page_metadata, parse_date, pick_tags
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +212,10 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
         return None
     info = page_metadata(tree, base_url)
     host = urlsplit(base_url).hostname or "" if base_url else ""
-    links_on_page = page_links(tree, base_url)
+    page_tags: list[str] = []
+    links_on_page = page_links(tree, base_url, page_tags)
+    if not info["tags"]:
+        info["tags"] = pick_tags(None, {}, page_tags)
     # What trafilatura would delete anyway, deleted once here (its links are already read):
     # the rules below and trafilatura's own tree copies then work on a smaller tree.
     strip_elements(tree, *_DROP_EARLY, with_tail=False)

@@ -124,12 +124,17 @@ def absolute_url(base: str | None, href: str | None) -> str | None:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
 
 
-_NO_ROLE = (False, False, False)
+# menu, media, share, the story's tag list (None: inside a sidebar or menu, where a tag list
+# is the site's, never the story's)
+Roles = tuple[bool, bool, bool, "bool | None"]
+_NO_ROLE: Roles = (False, False, False, False)
 # Class strings repeat across a page and across pages of one site: their roles are cached.
-_ROLE_CACHE: dict[str, tuple[bool, bool, bool]] = {}
+_ROLE_CACHE: dict[str, Roles] = {}
+_TAG_TOKENS = frozenset({"tags", "taglist", "posttags", "articletags", "entrytags", "storytags"})
+_NOT_TAG_TOKENS = frozenset({"cloud", "tagcloud", "widget", "popular", "trending"})
 
 
-def _attr_roles(attrs: str) -> tuple[bool, bool, bool]:
+def _attr_roles(attrs: str) -> Roles:
     roles = _ROLE_CACHE.get(attrs)
     if roles is None:
         tokens = set(_SPLIT.split(attrs.lower()))
@@ -137,6 +142,7 @@ def _attr_roles(attrs: str) -> tuple[bool, bool, bool]:
             not _MENU_TOKENS.isdisjoint(tokens),
             not _MEDIA_TOKENS.isdisjoint(tokens) or ("multi" in tokens and "media" in tokens),
             not _SHARE_TOKENS.isdisjoint(tokens),
+            not _TAG_TOKENS.isdisjoint(tokens) and _NOT_TAG_TOKENS.isdisjoint(tokens),
         )
         if len(_ROLE_CACHE) > 20_000:
             _ROLE_CACHE.clear()
@@ -144,16 +150,18 @@ def _attr_roles(attrs: str) -> tuple[bool, bool, bool]:
     return roles
 
 
-def _roles(el: HtmlElement) -> tuple[bool, bool, bool]:
-    """(menu, media, share) as the element's own tag and class/id/role say."""
+def _roles(el: HtmlElement) -> Roles:
+    """(menu, media, share, tags) as the element's own tag and class/id/role say."""
     get = el.get
     cls, ident, role = get("class"), get("id"), get("role")
     roles = _attr_roles(f"{cls} {ident} {role}") if (cls or ident or role) else _NO_ROLE
     tag = el.tag
     if tag in _MENU_TAGS:
-        return True, roles[1], roles[2]
+        return True, roles[1], roles[2], roles[3]
     if tag == "video" or tag == "audio":
-        return roles[0], True, roles[2]
+        return roles[0], True, roles[2], roles[3]
+    if tag == "aside":
+        return roles[0], roles[1], roles[2], None
     return roles
 
 
@@ -175,39 +183,52 @@ def _add(bucket: dict[str, dict[str, str]], url: str, text: str) -> None:
         entry["text"] = text
 
 
-def _inherited(
-    el: HtmlElement, memo: dict[HtmlElement, tuple[bool, bool, bool]]
-) -> tuple[bool, bool, bool]:
+def _combine(outer: Roles, own: Roles) -> Roles:
+    menu = outer[0] or own[0]
+    tags = None if (menu or outer[3] is None or own[3] is None) else (outer[3] or own[3])
+    return (menu, outer[1] or own[1], outer[2] or own[2], tags)
+
+
+def _inherited(el: HtmlElement, memo: dict[HtmlElement, Roles]) -> Roles:
     """Roles of ``el``'s ancestors and itself, memoized (links share most of their ancestors)."""
     chain = []
     node = el.getparent()
     while node is not None and node not in memo:
         chain.append(node)
         node = node.getparent()
-    flags = memo[node] if node is not None else (False, False, False)
+    flags = memo[node] if node is not None else _NO_ROLE
     for anc in reversed(chain):
-        own = _roles(anc)
-        flags = (flags[0] or own[0], flags[1] or own[1], flags[2] or own[2])
+        flags = _combine(flags, _roles(anc))
         memo[anc] = flags
-    own = _roles(el)
-    return (flags[0] or own[0], flags[1] or own[1], flags[2] or own[2])
+    return _combine(flags, _roles(el))
 
 
-def page_links(tree: HtmlElement, base_url: str | None) -> list[tuple[str, str, str]]:
+def page_links(
+    tree: HtmlElement, base_url: str | None, tags: list[str] | None = None
+) -> list[tuple[str, str, str]]:
     """(url, text, kind) for each followable link of the page, kind 'media' or 'navigation'.
 
     Read from the tree before any cleanup removes the blocks that hold them. Each block's role
-    is read once and inherited by the links below it.
+    is read once and inherited by the links below it. The texts of the story's tag links
+    (``rel=tag``, or links in a tags/post-tags block outside menus and sidebars) are appended
+    to ``tags`` when it is given.
     """
     out: list[tuple[str, str, str]] = []
     resolved: dict[str, str | None] = {}
     body = tree.find("body")
     root = body if body is not None else tree
     # the <body>'s own class names the page template ("single-format-video"), not a block
-    memo: dict[HtmlElement, tuple[bool, bool, bool]] = {root: (False, False, False)}
+    memo: dict[HtmlElement, Roles] = {root: _NO_ROLE}
     for a in root.iter("a"):
         if a.get("href") is not None:
-            _visit_link(a, _inherited(a, memo), base_url, resolved, out)
+            flags = _inherited(a, memo)
+            added = _visit_link(a, flags, base_url, resolved, out)
+            if (
+                added
+                and tags is not None
+                and (flags[3] or (flags[3] is not None and "tag" in (a.get("rel") or "").split()))
+            ):
+                tags.append(out[-1][1])
             if len(out) >= MAX_LINKS:
                 break
     out.extend(embedded_media(root, base_url))
@@ -249,14 +270,15 @@ def embedded_media(root: HtmlElement, base_url: str | None) -> list[tuple[str, s
 
 def _visit_link(
     a: HtmlElement,
-    flags: tuple[bool, bool, bool],
+    flags: Roles,
     base_url: str | None,
     resolved: dict[str, str | None],
     out: list[tuple[str, str, str]],
-) -> None:
+) -> bool:
+    """Append the link to ``out`` (True) unless it is nobody's content (False)."""
     href = a.get("href")
     if href is None:
-        return
+        return False
     if href in resolved:
         url = resolved[href]
     else:
@@ -264,14 +286,15 @@ def _visit_link(
         if url is not None and _SHARE_URL.search(url):
             url = resolved[href] = None
     if url is None:
-        return
-    menu, media_block, share = flags
+        return False
+    menu, media_block, share, _tags = flags
     if share and not media_block:
-        return
+        return False
     media = not menu and (media_block or bool(_MEDIA_PATH.search(url, url.find("/", 8))))
     if not media and len(a) and (a.find(".//video") is not None or a.find(".//audio") is not None):
         media = True
     out.append((url, _link_text(a), "media" if media else "navigation"))
+    return True
 
 
 _BLOCKS = frozenset(

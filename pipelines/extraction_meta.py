@@ -375,13 +375,19 @@ def _absolute(base: str | None, href: str | None) -> str | None:
     return url if urlsplit(url).scheme in ("http", "https") else None
 
 
-def pick_tags(article: dict | None, meta: dict[str, list[str]]) -> list[str]:
+def pick_tags(
+    article: dict | None, meta: dict[str, list[str]], page_tags: list[str] | None = None
+) -> list[str]:
+    """Declared tags (article:tag, ld+json keywords, news_keywords/keywords); else the texts of
+    the story's tag links (``page_tags``, collected by extraction_links.page_links)."""
     raw: list[str] = list(meta.get("article:tag", ()))
     if not raw and article:
         keywords = article.get("keywords")
         raw = keywords if isinstance(keywords, list) else [keywords] if keywords else []
     if not raw:
         raw = meta.get("news_keywords", []) + meta.get("keywords", [])
+    if not raw and page_tags:
+        raw = [t.lstrip("#") for t in page_tags[:30] if len(t.split()) <= 5]
     tags: list[str] = []
     for value in raw:
         if not isinstance(value, str):

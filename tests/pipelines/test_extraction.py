@@ -105,6 +105,7 @@ def test_seed_metadata():
     assert fields["language"] == "en"
     assert fields["site_name"] == "National Times"
     assert fields["canonical_url"] == SEED_URL
+    assert fields["tags"] == ["Japan", "USA"]  # the story's "Tags:" links (no article:tag meta)
     assert fields["word_count"] == len(_WORD.findall(fields["text"]))
     assert fields["text_sha1"] == text_sha1(fields["text"])
     assert fields["simhash"] == simhash(fields["text"])
@@ -514,3 +515,15 @@ def test_ldjson_body_does_not_replace_a_longer_page_text():
         )
     )
     assert "Trains between Newcastle" in fields["text"]
+
+
+def test_tags_from_rel_tag_but_not_from_a_sidebar_cloud():
+    body = _html(
+        "Council",
+        f'<article><h1>Council</h1><p>{PROSE}</p><p>Filed in <a rel="tag" href="/t/budget">budget</a>, '
+        '<a rel="tag" href="/t/roads">roads</a></p></article>'
+        '<aside><div class="tags"><a href="/t/sport">sport</a><a href="/t/weather">weather</a></div></aside>',
+    )
+    assert extract_article(body, "https://n.example/news/council")["tags"] == ["budget", "roads"]
+    cloud_only = body.replace(b'rel="tag" ', b"")
+    assert extract_article(cloud_only, "https://n.example/news/council")["tags"] == []
