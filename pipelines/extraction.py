@@ -50,9 +50,9 @@ logger = logging.getLogger(__name__)
 __all__ = ["DEFAULT_MAX_BYTES", "EXTRACTOR_NAME", "extract_article", "extract_page"]
 
 EXTRACTOR_NAME = "newsarchive"
-RULES_VERSION = "1"
+RULES_VERSION = "2"  # bump when a rule changes what pages give: records say which rules made them
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # larger bodies are refused unread ("too_large")
-_HEAD_BYTES = 60_000  # markup scanned for challenge scripts and paywall containers
+_HEAD_BYTES = 60_000  # markup scanned for bot-challenge scripts
 # links=False: with links on, trafilatura both renders them into the text and keeps different
 # blocks (measured: F1 0.958 vs 0.962); the article's links are found on the page instead.
 _TRAFILATURA_OPTIONS = {"fast": True, "comments": False, "links": False, "tables": True}
@@ -258,7 +258,7 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
         article_elements=info["article_elements"],
     )
     if not text:
-        return _Extraction({}, signals, info["published_source"], dict(fired))
+        return _Extraction({}, signals, info["published_source"], dict(+fired))
     published, source = info["published"], info["published_source"]
     if not published and (published := htmldate_published(tree, base_url)):
         source = "htmldate"
