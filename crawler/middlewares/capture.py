@@ -32,6 +32,7 @@ from scrapy.exceptions import NotConfigured
 from twisted.web.http_headers import Headers as TxHeaders
 
 from crawler.state import Capture, CrawlState, state_from_crawler
+from crawler.urlpolicy import strip_userinfo
 from pipelines.cdxj import CdxjIndexWriter
 from pipelines.session import ArchiveSession
 from pipelines.warc import Exchange, WarcFileWriter, timestamp14, warc_date
@@ -143,7 +144,9 @@ class RevisitingWarcWriter(WarcFileWriter):
 
 def exchange_from(request: Request, response: Response, date: datetime) -> Exchange:
     return Exchange(
-        url=response.url,
+        # SafetyMiddleware takes credentials out of URLs before fetching; with it switched off
+        # they still stay out of WARC-Target-URI and the index.
+        url=strip_userinfo(response.url),
         method=request.method,
         request_headers=wire_request_headers(request),
         request_body=request.body,
