@@ -73,6 +73,7 @@ class ArchiveSession:
     files: list[dict] = field(default_factory=list)
     storage: Storage | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _leftovers_queued: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -137,7 +138,18 @@ class ArchiveSession:
     def close(self) -> UploadReport:
         """Wait until the storage is done with every committed file (blocking)."""
         assert self.storage is not None
+        if self.storage.remote:
+            self._queue_leftovers()
         return self.storage.close()
+
+    def _queue_leftovers(self) -> None:
+        """Queue (once) what earlier runs left in a remote archive's spool, except this crawl's
+        own index and manifest, which it rewrites at its end (a resumed crawl)."""
+        start = getattr(self.storage, "start", None)
+        if start is None or self._leftovers_queued:
+            return
+        self._leftovers_queued = True
+        start(skip=(f"index/{self.crawl_id}.cdxj", f"crawls/{self.crawl_id}.json"))
 
     # -- remote archives -------------------------------------------------------------------------
 
@@ -151,16 +163,15 @@ class ArchiveSession:
         redact = getattr(storage, "redact", None)
         if redact is not None:
             install_log_redaction(redact)
-        own = (f"index/{self.crawl_id}.cdxj", f"crawls/{self.crawl_id}.json")
         if resumed:
-            self._fetch_index(own[0])
-        # This crawl rewrites its own index and manifest at the end: not leftovers.
-        start = getattr(storage, "start", None)
-        if start is not None:
-            start(skip=own)
-        # Connected once the engine starts, so that it runs after every engine_stopped handler
-        # connected while components were built (the manifest's): receivers run in connect order.
+            self._fetch_index(f"index/{self.crawl_id}.cdxj")
+
         def engine_started() -> None:
+            # Leftovers of earlier runs are queued only now: recovery (an extension, run while
+            # the crawler is built) first finishes the .open files a killed run left in the spool.
+            self._queue_leftovers()
+            # Connected now, so that it runs after every engine_stopped handler connected while
+            # components were built (the manifest's): receivers run in connect order.
             crawler.signals.connect(engine_stopped, signal=signals.engine_stopped, weak=False)
 
         async def engine_stopped() -> None:
