@@ -18,6 +18,7 @@ logged in the crawl state for the next run to refer to.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import http
 import logging
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 from twisted.web.http_headers import Headers as TxHeaders
 
 from crawler.state import Capture, CrawlState, state_from_crawler
@@ -142,6 +144,20 @@ class RevisitingWarcWriter(WarcFileWriter):
         return self._write_pair(ex, revisit, revisit_id, date)
 
 
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """An OSError (or one it was raised from) saying the disk or the quota is full."""
+    for _ in range(8):  # a chain is short; never follow a cycle
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def exchange_from(request: Request, response: Response, date: datetime) -> Exchange:
     return Exchange(
         # SafetyMiddleware takes credentials out of URLs before fetching; with it switched off
@@ -180,12 +196,15 @@ class WarcCaptureMiddleware:
         stats: StatsCollector,
         clock: Callable[[], datetime] | None = None,
         state: CrawlState | None = None,
+        on_disk_full: Callable[[], object] | None = None,
     ) -> None:
         self.writer = writer
         self.index = index
         self.stats = stats
         self.state = state
         self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._on_disk_full = on_disk_full
+        self._disk_full = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -205,7 +224,8 @@ class WarcCaptureMiddleware:
         )
         index = CdxjIndexWriter(session) if settings.getbool("NEWSARCHIVE_INDEX_ENABLED", True) else None
         assert crawler.stats is not None
-        o = cls(writer, index, crawler.stats, state=state_from_crawler(crawler))
+        o = cls(writer, index, crawler.stats, state=state_from_crawler(crawler),
+                on_disk_full=lambda: deferred_from_coro(crawler.engine.close_spider_async(reason="disk_full")))
         crawler.signals.connect(o.spider_closed, signal=signals.spider_closed)
         return o
 
@@ -231,6 +251,8 @@ class WarcCaptureMiddleware:
         except OSError as exc:
             logger.error("WARC capture of %s failed: %s", response.url, exc)
             self.stats.inc_value("newsarchive/warc/errors")
+            if is_disk_full(exc):
+                self._stop_on_full_disk()
             return response
         finally:
             self._update_stats(records, nbytes)
@@ -250,6 +272,16 @@ class WarcCaptureMiddleware:
         if self.index is not None and profile != SERVER_NOT_MODIFIED:
             self._index(ex, pointer, "response" if profile is None else "revisit")
         return response
+
+    def _stop_on_full_disk(self) -> None:
+        """Fetching on while nothing can be archived would only load the sites for nothing: the
+        crawl is closed (finish reason ``disk_full``) the first time the disk is full."""
+        if self._disk_full:
+            return
+        self._disk_full = True
+        logger.error("The archive's disk is full: closing the crawl (finish reason disk_full)")
+        if self._on_disk_full is not None:
+            self._on_disk_full()
 
     @staticmethod
     def _revisit_profile(ex: Exchange, previous: dict | None) -> str | None:
