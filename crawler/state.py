@@ -21,6 +21,11 @@ what several crawler machines would share (issue 9: Redis); the interface is sma
 shared implementation can replace parts of it. Not thread-safe: the crawl calls it from the
 reactor thread only (SQLite enforces that).
 
+A state that cannot be written (a full disk) does not stop the crawl: the failure is logged and
+counted (``newsarchive/state/errors``), the decision is lost, and the crawl stays marked as not
+accounted for (the **crawls** table), so the next run reads its records back in (recovery) rather
+than recording them again.
+
 Times are seconds since the epoch from the state clock, which ``NEWSARCHIVE_STATE_CLOCK`` can move
 (tests move days in a second). WARC dates and ``fetched_at`` always stay the real time.
 """
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -192,6 +198,15 @@ class CrawlState(Protocol):
     def article_checked(self, article_id: str, *, record_id: str | None = None,
                         url: str | None = None) -> None: ...
 
+    # crawls whose records the state has fully accounted for
+    def begin_crawl(self, crawl_id: str) -> None: ...
+    def end_crawl(self, crawl_id: str) -> None: ...
+    def unfinished_crawls(self, exclude: str) -> list[str]: ...
+    def crawl_reconciled(self, crawl_id: str) -> None: ...
+
+    @property
+    def errors(self) -> int: ...
+
     def commit(self) -> None: ...
     def close(self) -> None: ...
 
@@ -232,8 +247,9 @@ class FileLock:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
             os.close(fd)
             raise LockedError(f"{self.path} is held by {holder}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        with contextlib.suppress(OSError):  # only informative: a full disk must not stop us
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         self._fd = fd
         _HELD[key] = [fd, 1]
         return self
@@ -314,10 +330,33 @@ CREATE TABLE IF NOT EXISTS articles (
     next_check REAL
 );
 CREATE INDEX IF NOT EXISTS articles_due ON articles (next_check) WHERE next_check IS NOT NULL;
+CREATE TABLE IF NOT EXISTS crawls (
+    crawl_id TEXT PRIMARY KEY,
+    started REAL NOT NULL,
+    finished REAL,
+    status TEXT NOT NULL
+);
 """
 
 # Lazily committed writes (pending URLs, captures) are flushed at the latest after this many.
 _LAZY_LIMIT = 500
+
+
+def _guarded(default: Any = None):
+    """A database error (disk full, I/O error) is counted and logged, not raised into the crawl."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                self._failed(method.__name__, exc)
+                return default
+
+        return wrapper
+
+    return decorate
 
 
 class SqliteCrawlState:
@@ -335,14 +374,17 @@ class SqliteCrawlState:
         self.poll_max_interval = max(poll_max_interval, poll_interval)
         self._opened_at = self.now()
         self._lazy = 0
+        self._errors = 0
         # timeout: another process (a `newsarchive status`-like reader) may hold a read lock.
         self._db = sqlite3.connect(str(self.path), timeout=30)
         self._db.row_factory = sqlite3.Row
+        # The tables first, in one transaction and before WAL: a new state then costs ~60 KB
+        # on disk instead of a WAL full of schema pages (a nearly full disk must not stop us).
+        self._db.executescript(f"BEGIN;{_SCHEMA}COMMIT;")
         # WAL + NORMAL: a committed transaction survives the process being killed (it is in the
         # WAL file); only a power cut can lose the last few, and never corrupts the database.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if row is None:
             self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -353,6 +395,19 @@ class SqliteCrawlState:
 
     # -- transactions ------------------------------------------------------------------------------
 
+    @property
+    def errors(self) -> int:
+        """Database operations that failed (their decisions are lost; see the module docstring)."""
+        return self._errors
+
+    def _failed(self, what: str, exc: sqlite3.Error) -> None:
+        self._errors += 1
+        if self._errors <= 5 or self._errors % 100 == 0:
+            logger.error("Crawl state %s: %s failed (%s); error %d", self.path, what, exc, self._errors)
+        with contextlib.suppress(sqlite3.Error):
+            self._db.rollback()
+
+    @_guarded()
     def commit(self) -> None:
         self._db.commit()
         self._lazy = 0
@@ -368,9 +423,41 @@ class SqliteCrawlState:
             return
         self.prune()
         self.commit()
-        self._db.close()
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
         self._db = None  # type: ignore[assignment]
 
+    # -- crawls ------------------------------------------------------------------------------------
+
+    @_guarded()
+    def begin_crawl(self, crawl_id: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO crawls (crawl_id, started, status) VALUES (?,?,?)",
+                         (crawl_id, self.now(), "running"))
+        self._db.commit()
+
+    @_guarded()
+    def end_crawl(self, crawl_id: str) -> None:
+        """The crawl ended with every decision written: nothing of it to reconcile later."""
+        if self._errors:
+            return
+        self._db.execute("UPDATE crawls SET status='complete', finished=? WHERE crawl_id=?",
+                         (self.now(), crawl_id))
+        self.commit()
+
+    @_guarded(default=[])
+    def unfinished_crawls(self, exclude: str) -> list[str]:
+        rows = self._db.execute("SELECT crawl_id FROM crawls WHERE status='running' AND crawl_id!=? "
+                                "ORDER BY crawl_id", (exclude,)).fetchall()
+        return [r[0] for r in rows]
+
+    @_guarded()
+    def crawl_reconciled(self, crawl_id: str) -> None:
+        self._db.execute("INSERT INTO crawls (crawl_id, started, finished, status) VALUES (?,?,?,?) "
+                         "ON CONFLICT(crawl_id) DO UPDATE SET status=excluded.status, "
+                         "finished=excluded.finished", (crawl_id, self.now(), self.now(), "reconciled"))
+        self._db.commit()
+
+    @_guarded(default=0)
     def prune(self) -> int:
         """Forget captures from earlier runs that nothing refers to any more."""
         cur = self._db.execute(
@@ -381,12 +468,18 @@ class SqliteCrawlState:
         )
         return cur.rowcount
 
+    @_guarded(default=[])
+    def _rows(self, sql: str, params: tuple) -> list[sqlite3.Row]:
+        return self._db.execute(sql, params).fetchall()
+
     # -- frontier ----------------------------------------------------------------------------------
 
+    @_guarded()
     def url_status(self, url: str) -> str | None:
         row = self._db.execute("SELECT status FROM urls WHERE url=?", (url,)).fetchone()
         return row[0] if row else None
 
+    @_guarded()
     def add_pending(self, url: str, via: dict | None) -> None:
         now = self.now()
         self._db.execute(
@@ -399,9 +492,9 @@ class SqliteCrawlState:
         """Pending URLs, oldest first, read in pages so the caller may write meanwhile."""
         last = 0
         while True:
-            rows = self._db.execute(
+            rows = self._rows(
                 "SELECT rowid, url, via, attempts FROM urls WHERE status=? AND rowid>? "
-                "ORDER BY rowid LIMIT 1000", (PENDING, last)).fetchall()
+                "ORDER BY rowid LIMIT 1000", (PENDING, last))
             if not rows:
                 return
             for row in rows:
@@ -409,6 +502,7 @@ class SqliteCrawlState:
                                  row["attempts"])
             last = rows[-1]["rowid"]
 
+    @_guarded()
     def url_finished(self, url: str, status: str, *, article_id: str | None = None,
                      reason: str | None = None) -> None:
         if status not in FINISHED:
@@ -423,6 +517,7 @@ class SqliteCrawlState:
         )
         self.commit()
 
+    @_guarded()
     def url_failed(self, url: str, reason: str) -> None:
         """A transient failure: the URL stays pending until it has failed ``max_attempts`` times."""
         now = self.now()
@@ -438,6 +533,7 @@ class SqliteCrawlState:
 
     # -- captures ----------------------------------------------------------------------------------
 
+    @_guarded()
     def add_capture(self, capture: Capture) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO captures VALUES (?,?,?,?,?,?,?)",
@@ -446,6 +542,7 @@ class SqliteCrawlState:
         )
         self._lazy_write()
 
+    @_guarded()
     def capture(self, record_id: str | None) -> Capture | None:
         if not record_id:
             return None
@@ -456,6 +553,7 @@ class SqliteCrawlState:
 
     # -- documents ---------------------------------------------------------------------------------
 
+    @_guarded()
     def document(self, url: str) -> Document | None:
         row = self._db.execute("SELECT * FROM documents WHERE url=?", (url,)).fetchone()
         if row is None:
@@ -464,6 +562,7 @@ class SqliteCrawlState:
                         json.loads(row["children"]) if row["children"] else [],
                         row["next_poll"], row["unchanged_polls"])
 
+    @_guarded()
     def document_polled(self, url: str, *, role: str | None, record_id: str | None,
                         children: list[list[Any]] | None, changed: bool) -> None:
         """A document was fetched and handled: keep what a ``304`` next time needs, and when
@@ -493,6 +592,7 @@ class SqliteCrawlState:
                             row["record_id"], json.loads(row["record"]) if row["record"] else None,
                             row["checks"], row["next_check"])
 
+    @_guarded()
     def article(self, article_id: str) -> ArticleState | None:
         row = self._db.execute("SELECT * FROM articles WHERE id=?", (article_id,)).fetchone()
         return self._article(row) if row else None
@@ -501,14 +601,15 @@ class SqliteCrawlState:
         """Articles whose next update check is due, most overdue first (read in pages)."""
         now, last = self.now(), ""
         while True:
-            rows = self._db.execute(
+            rows = self._rows(
                 "SELECT * FROM articles WHERE next_check IS NOT NULL AND next_check<=? AND id>? "
-                "ORDER BY id LIMIT 1000", (now, last)).fetchall()
+                "ORDER BY id LIMIT 1000", (now, last))
             if not rows:
                 return
             yield from sorted((self._article(r) for r in rows), key=lambda a: a.next_check or 0)
             last = rows[-1]["id"]
 
+    @_guarded()
     def article_recorded(self, record: dict, pointer: dict) -> None:
         """A record version was written: the article, its URLs and its schedule move on together."""
         now = self.now()
@@ -542,6 +643,7 @@ class SqliteCrawlState:
             )
         self.commit()
 
+    @_guarded()
     def article_checked(self, article_id: str, *, record_id: str | None = None,
                         url: str | None = None) -> None:
         """An update check found nothing new to record (same payload, ``304`` or same text)."""
@@ -642,6 +744,8 @@ def state_from_crawler(crawler: Crawler) -> CrawlState | None:
     """
     if not crawler.settings.getbool("NEWSARCHIVE_STATE_ENABLED", False):
         return None
+    if getattr(crawler, "_newsarchive_state_error", None):
+        return None
     state = getattr(crawler, "_newsarchive_state", None)
     if state is None:
         from scrapy import signals
@@ -650,12 +754,28 @@ def state_from_crawler(crawler: Crawler) -> CrawlState | None:
         # One more hold on the (re-entrant) lock, dropped only once the state is closed: the
         # next crawl must not open the state while this one still writes to it.
         hold = crawl_lock_for(crawler.settings).acquire()
-        state = open_state(crawler.settings)
+        try:
+            state = open_state(crawler.settings)
+        except sqlite3.Error as exc:
+            # Crawling on without it would record every known article again: the spider stops
+            # the crawl instead (state_error), with this reason in the log.
+            hold.release()
+            crawler._newsarchive_state_error = f"{state_dir(crawler.settings) / STATE_FILE}: {exc}"
+            logger.error("Cannot open the crawl state %s", crawler._newsarchive_state_error)
+            return None
         crawler._newsarchive_state = state
+
+        from pipelines.session import ArchiveSession
+
+        crawl_id = ArchiveSession.from_crawler(crawler).crawl_id
+        state.begin_crawl(crawl_id)
 
         def close() -> None:
             try:
+                state.end_crawl(crawl_id)
                 state.close()
+                if state.errors and crawler.stats is not None:
+                    crawler.stats.set_value("newsarchive/state/errors", state.errors)
             finally:
                 hold.release()
 

@@ -9,7 +9,8 @@ under the archive's crawl lock (so never on a live crawl's files):
 1. truncates each ``.open`` WARC / records file to its last complete member (a records member
    must also be one JSON line), then commits it under its final name;
 2. reads every record of the dead crawl back into the crawl state, so an article recorded just
-   before the kill is not recorded again, and none recorded is lost;
+   before the kill is not recorded again, and none recorded is lost (the same for a crawl that
+   finished but could not write all its decisions into the state: a full disk, say);
 3. rebuilds the dead crawl's CDXJ index from its WARC files (cdxj-indexer, as
    ``newsarchive index`` does) and writes it a manifest (``finish_reason: recovered``).
 
@@ -222,14 +223,25 @@ def _register_existing(session: ArchiveSession, crawl_id: str) -> None:
 
 
 def recover_archive(current: ArchiveSession, state: CrawlState | None) -> list[CrawlRecovery]:
-    """Recover every dead crawl of the archive ``current`` writes into. The caller holds the
-    archive's crawl lock."""
+    """Recover every dead crawl of the archive ``current`` writes into, and read back into the
+    state the records of crawls it did not account for. The caller holds the crawl lock."""
     reports = []
-    for crawl_id in dead_crawls(current):
+    dead = dead_crawls(current)
+    if state is not None:
+        for crawl_id in state.unfinished_crawls(exclude=current.crawl_id):
+            if crawl_id not in dead:
+                count = reconcile(current.root, crawl_id, state)
+                state.crawl_reconciled(crawl_id)
+                logger.warning("Crawl %s did not finish its state bookkeeping: %d records read "
+                               "back into the state", crawl_id, count)
+                reports.append(CrawlRecovery(crawl_id, records=count))
+    for crawl_id in dead:
         resumed = crawl_id == current.crawl_id
         session = current if resumed else ArchiveSession(root=current.root, crawl_id=crawl_id,
                                                          storage=current.storage)
         report = recover_crawl(session, crawl_id, state)
+        if state is not None and not resumed:
+            state.crawl_reconciled(crawl_id)
         if not resumed:
             try:
                 report.index = rebuild_index(session, crawl_id)
@@ -238,6 +250,7 @@ def recover_archive(current: ArchiveSession, state: CrawlState | None) -> list[C
                              "(run `newsarchive index`)", crawl_id, exc)
             if not _exists(session, f"crawls/{crawl_id}.json"):
                 _register_existing(session, crawl_id)
+            if session.files and not _exists(session, f"crawls/{crawl_id}.json"):
                 report.manifest = write_recovered_manifest(
                     session, recovered_by=current.crawl_id, records=_count_records(session),
                     truncated=report.truncated)

@@ -150,6 +150,10 @@ class NewsSpider(scrapy.Spider):
     # -- start ---------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Request]:
+        if getattr(self.crawler, "_newsarchive_state_error", None):
+            # Without its state an incremental crawl would record every known article again.
+            self.stats.inc_value("newsarchive/state/errors")
+            raise CloseSpider("state_error")
         for idx, site in enumerate(self.site_configs):
             if site.homepage:
                 for req in self._request(site.homepage, idx, self.parse_page, role="homepage", depth=0):
