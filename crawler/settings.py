@@ -135,3 +135,19 @@ EXTENSIONS["crawler.middlewares.safety.LogRedaction"] = 0
 NEWSARCHIVE_SAFETY_ENABLED = True
 NEWSARCHIVE_SAFETY_ALLOW_PRIVATE = False  # a seed's own host and port are allowed regardless
 NEWSARCHIVE_SAFETY_REDACT_LOGS = True
+
+# --- incremental crawls (docs/incremental.md) ----------------------------------------------------
+# Recovery first: a dead crawl's .open files are finished before anything writes into the archive.
+EXTENSIONS["pipelines.recovery.RecoveryExtension"] = 10
+NEWSARCHIVE_RECOVERY_ENABLED = True
+NEWSARCHIVE_STATE_ENABLED = True
+NEWSARCHIVE_STATE_DIR = None  # None: <out>/state, or a local folder for an s3:// archive
+NEWSARCHIVE_STATE_CLOCK = os.environ.get("NEWSARCHIVE_STATE_CLOCK") or None  # tests move it
+NEWSARCHIVE_STATE_MAX_ATTEMPTS = 3  # runs that may fail to fetch an article before it is given up
+NEWSARCHIVE_STATE_POLL_INTERVAL = 0  # least time between polls of one feed/sitemap/homepage
+NEWSARCHIVE_STATE_POLL_MAX_INTERVAL = 0  # unchanged documents back off (doubling) up to this
+NEWSARCHIVE_UPDATES_ENABLED = True
+NEWSARCHIVE_UPDATES_SCHEDULE = "1h,6h,24h,72h"  # update checks, after publication
+NEWSARCHIVE_UPDATES_MAX_PER_RUN = 0  # 0: every check that is due
+NEWSARCHIVE_CONDITIONAL_ENABLED = True
+DOWNLOADER_MIDDLEWARES["crawler.middlewares.conditional.ConditionalGetMiddleware"] = 580
