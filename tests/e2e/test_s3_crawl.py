@@ -157,8 +157,11 @@ def test_bad_s3_uris_are_usage_errors(tmp_path: Path) -> None:
 # --- the outage ----------------------------------------------------------------------------------
 
 
-def test_store_down_mid_crawl_then_sync_uploads_the_rest(s3: MotoS3, tmp_path: Path) -> None:
+def test_store_down_mid_crawl_then_sync_uploads_the_rest(s3: MotoS3, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     spool = tmp_path / "spool"
+    # No quick botocore-level retries in the crawl: the uploader's own retries are what is tested.
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     with demo_site(latency=0.1) as site:
         args = crawl_args(
             site.url, s3, spool,
