@@ -520,6 +520,9 @@ class S3Storage:
         self.transfer: TransferConfig = TransferConfig(
             multipart_threshold=self.options.multipart_threshold,
             multipart_chunksize=self.options.multipart_chunksize,
+            # The classic transfer manager: its part sizes are the ones local_digest() assumes
+            # (the CRT one, chosen on some machines when awscrt is installed, picks its own).
+            preferred_transfer_client="classic",
         )
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.options.upload_workers, thread_name_prefix="newsarchive-s3"
