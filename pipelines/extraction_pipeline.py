@@ -135,4 +135,14 @@ class ExtractionPipeline:
             self.stats.inc_value(f"newsarchive/skipped/{reason}")
             raise DropItem(f"not recorded ({reason}): {item['url']}", log_level="INFO")
         self.stats.inc_value("newsarchive/extraction/ok")
+        self._count_diagnostics(fields)
         return build_record(item, fields, self.session.crawl_id)
+
+    def _count_diagnostics(self, fields: dict) -> None:
+        """What extraction did to a page goes to stats, not into the record (docs/extraction.md)."""
+        check = fields.pop("published_check", None)
+        if check:
+            self.stats.inc_value(f"newsarchive/extraction/published_check/{check}")
+        fields.pop("encoding", None)
+        for rule, n in (fields.pop("cleanup_rules", None) or {}).items():
+            self.stats.inc_value(f"newsarchive/extraction/cleanup/{rule}", n)
