@@ -40,10 +40,10 @@ from trafilatura.xml import xmltotxt
 from pipelines.extraction_classify import PageSignals, classify, same_site
 from pipelines.extraction_cleanup import clean_body, drop_short_runs, prune_tree
 from pipelines.extraction_decode import decode_body
-from pipelines.textfp import fingerprints
 from pipelines.extraction_images import article_images, article_root
 from pipelines.extraction_links import body_links, page_links, split_links
 from pipelines.extraction_meta import htmldate_published, page_metadata, parse_date, pick_tags
+from pipelines.textfp import fingerprints
 
 logger = logging.getLogger(__name__)
 
