@@ -90,6 +90,8 @@ class ReliableQueue(PriorityQueue):
         self.worker: str | None = None
         #: token -> the request object the engine holds, until it is settled
         self.claims: dict[str, Request] = {}
+        #: the same, the other way round (a Request hashes by identity)
+        self.tokens: dict[Request, str] = {}
         self.undecodable = 0
         self._tokens = itertools.count(1)
         self._pop = server.register_script(POP)
@@ -121,6 +123,7 @@ class ReliableQueue(PriorityQueue):
                 logger.error("Dropped a frontier request that cannot be decoded (%s: %s)", type(e).__name__, e)
                 continue
             self.claims[token] = request
+            self.tokens[request] = token
             return request
 
     def settle(self, tokens: list[str]) -> int:
@@ -128,7 +131,9 @@ class ReliableQueue(PriorityQueue):
         requeued by a worker that took us for dead)."""
         keys, worker = self._bound()
         for t in tokens:
-            self.claims.pop(t, None)
+            request = self.claims.pop(t, None)
+            if request is not None:
+                self.tokens.pop(request, None)
         return int(self.server.hdel(keys.active(worker), *tokens)) if tokens else 0
 
     def reap(self, worker: str, *, force: bool = False) -> int:

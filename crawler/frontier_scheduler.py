@@ -51,6 +51,25 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+class _ReleasingSet(set):
+    """The engine slot's ``inprogress`` set, telling the scheduler the moment a request leaves
+    it: then the engine is done with it (downloaded, callback output queued, items through the
+    pipelines), and its claim is settled right away rather than at the next heartbeat, when a
+    kill in between would have the request fetched, and its article recorded, a second time."""
+
+    def __init__(self, items, on_remove):
+        super().__init__(items)
+        self.on_remove = on_remove
+
+    def remove(self, request) -> None:
+        super().remove(request)
+        self.on_remove(request)
+
+    def discard(self, request) -> None:
+        if request in self:
+            self.remove(request)
+
+
 class FrontierScheduler(Scheduler):
     def __init__(self, server: Redis, *, crawler: Crawler, config: FrontierConfig, **kwargs: Any):
         super().__init__(server, **kwargs)
@@ -81,6 +100,7 @@ class FrontierScheduler(Scheduler):
         )
         crawler.signals.connect(o.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(o.engine_stopped, signal=signals.engine_stopped)
+        crawler.signals.connect(o.item_scraped, signal=signals.item_scraped)
         return o
 
     # -- Scrapy scheduler interface ------------------------------------------------------------
@@ -111,6 +131,7 @@ class FrontierScheduler(Scheduler):
         logger.info("Frontier %s on %s: worker %s, %d requests queued", keys.prefix,
                     redact(self.config.url), self.worker, len(self.queue))
         self._reap_dead()
+        self._watch_engine()
         self._loop = task.LoopingCall(self.tick)
         self._loop.start(self.config.heartbeat, now=False)
 
@@ -149,6 +170,28 @@ class FrontierScheduler(Scheduler):
         pins it). Without it claims are settled only when the worker is idle."""
         slot = getattr(self.crawler.engine, "_slot", None)
         return getattr(slot, "inprogress", None)
+
+    def _watch_engine(self) -> None:
+        slot = getattr(self.crawler.engine, "_slot", None)
+        held = getattr(slot, "inprogress", None)
+        if type(held) is set:
+            slot.inprogress = _ReleasingSet(held, self.release)
+        else:  # another Scrapy: claims settle on the next request, heartbeat or idle check
+            logger.warning("Frontier: cannot follow the engine's requests in progress; claims settle late")
+
+    def release(self, request: Request) -> None:
+        """Settle ``request``'s claim now (if it is one of ours)."""
+        token = self.queue.tokens.get(request)
+        if token is not None:
+            self._settle([token])
+
+    def item_scraped(self, item: Any, response: Any) -> None:
+        """The record of this response is written: settle its claim now, not once the rest of
+        its callback's output is handled (a kill in between would record it twice)."""
+        request = getattr(response, "request", None)
+        if request is not None and request in self.queue.tokens:
+            self.stats.inc_value("newsarchive/frontier/settled_on_record")
+            self.release(request)
 
     def _settle_finished(self) -> None:
         if not self.queue.claims:

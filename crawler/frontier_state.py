@@ -16,15 +16,27 @@ Where sharing changes the rules:
   again after ``lease`` seconds if that worker never checks it (it died), instead of every worker
   that starts checking every due article;
 - captures nothing refers to expire after ``capture_ttl`` (Redis drops them) rather than being
-  pruned at the end of a run: in a shared state there is no "end of the run".
+  pruned at the end of a run: in a shared state there is no "end of the run";
+- the crawls bookkeeping (which crawls finished their state writes, for recovery) is kept per
+  archive: a worker recovers the crawls that wrote into its own archive folder, never a live
+  worker's on another machine.
+
+As the SQLite state, it counts and logs a failure (Redis unreachable) rather than raising it into
+the crawl (``errors``); the decision is then lost, and the crawl does not count as complete.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+import socket
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from redis.exceptions import RedisError
 
 from crawler.state import (
     FINISHED,
@@ -45,6 +57,8 @@ if TYPE_CHECKING:
     from redis import Redis
     from redis.client import Pipeline
     from scrapy.settings import BaseSettings
+
+logger = logging.getLogger(__name__)
 
 UPDATE_LEASE = 3600.0  # seconds an update check handed to one worker is not handed to another
 CAPTURE_TTL = 7 * 86400.0  # seconds a capture nothing refers to is kept
@@ -73,6 +87,23 @@ return out
 """
 
 
+def _guarded(default: Any = None):
+    """A Redis failure is counted and logged, not raised into the crawl (as the SQLite state)."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except RedisError as exc:
+                self._failed(method.__name__, exc)
+                return default
+
+        return wrapper
+
+    return decorate
+
+
 def _load(raw: bytes | None) -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
@@ -87,8 +118,9 @@ class RedisCrawlState:
     def __init__(self, client: Redis, prefix: str, *, clock: Callable[[], float] = time.time,
                  update_schedule: tuple[float, ...] = (), max_attempts: int = 3,
                  poll_interval: float = 0.0, poll_max_interval: float = 0.0,
-                 lease: float = UPDATE_LEASE, capture_ttl: float = CAPTURE_TTL):
+                 lease: float = UPDATE_LEASE, capture_ttl: float = CAPTURE_TTL, archive: str = ""):
         self.client = client
+        self.archive = archive
         self.prefix = prefix
         self.now = clock
         self.update_schedule = tuple(sorted(update_schedule))
@@ -97,6 +129,7 @@ class RedisCrawlState:
         self.poll_max_interval = max(poll_max_interval, poll_interval)
         self.lease = lease
         self.capture_ttl = max(1, int(capture_ttl))
+        self._errors = 0
         self._add_pending = client.register_script(ADD_PENDING)
         self._lease_due = client.register_script(LEASE_DUE)
 
@@ -126,7 +159,25 @@ class RedisCrawlState:
     def _due(self) -> str:
         return f"{self.prefix}:due"
 
+    def _crawl(self, crawl_id: str) -> str:
+        return f"{self.prefix}:crawl:{crawl_id}"
+
+    @property
+    def _running(self) -> str:
+        return f"{self.prefix}:running:{self.archive}"
+
     # -- transactions ------------------------------------------------------------------------------
+
+    @property
+    def errors(self) -> int:
+        """Redis operations that failed (their decisions are lost)."""
+        return self._errors
+
+    def _failed(self, what: str, exc: RedisError) -> None:
+        self._errors += 1
+        if self._errors <= 5 or self._errors % 100 == 0:
+            logger.error("Crawl state in Redis (%s): %s failed (%s); error %d", self.prefix, what, exc,
+                         self._errors)
 
     def commit(self) -> None:
         """Every decision is written when it is made."""
@@ -139,12 +190,49 @@ class RedisCrawlState:
         when another worker changed one of them meanwhile."""
         self.client.transaction(fn, *keys)
 
+    # -- crawls ------------------------------------------------------------------------------------
+
+    @_guarded()
+    def begin_crawl(self, crawl_id: str) -> None:
+        row = {"archive": self.archive, "started": self.now(), "finished": None, "status": "running"}
+        pipe = self.client.pipeline()
+        pipe.set(self._crawl(crawl_id), _dump(row), nx=True)
+        pipe.sadd(self._running, crawl_id)
+        pipe.execute()
+
+    @_guarded()
+    def end_crawl(self, crawl_id: str) -> None:
+        """The crawl ended with every decision written: nothing of it to reconcile later."""
+        if self._errors:
+            return
+        self._set_crawl(crawl_id, "complete")
+
+    @_guarded(default=[])
+    def unfinished_crawls(self, exclude: str) -> list[str]:
+        """Crawls of this archive that began and neither ended nor were reconciled. The crawl lock
+        lets one crawl at a time write into an archive, so these are dead."""
+        return sorted(c.decode() for c in self.client.smembers(self._running) if c.decode() != exclude)
+
+    @_guarded()
+    def crawl_reconciled(self, crawl_id: str) -> None:
+        self._set_crawl(crawl_id, "reconciled")
+
+    def _set_crawl(self, crawl_id: str, status: str) -> None:
+        now = self.now()
+        old = _load(self.client.get(self._crawl(crawl_id))) or {"archive": self.archive, "started": now}
+        pipe = self.client.pipeline()
+        pipe.set(self._crawl(crawl_id), _dump({**old, "finished": now, "status": status}))
+        pipe.srem(self._running, crawl_id)
+        pipe.execute()
+
     # -- frontier ----------------------------------------------------------------------------------
 
+    @_guarded()
     def url_status(self, url: str) -> str | None:
         row = _load(self.client.get(self._url(url)))
         return row["status"] if row else None
 
+    @_guarded()
     def add_pending(self, url: str, via: dict | None) -> None:
         now = self.now()
         row = {"status": PENDING, "article_id": None, "via": via, "reason": None, "attempts": 0,
@@ -155,16 +243,22 @@ class RedisCrawlState:
         """Pending URLs, oldest first, read in pages so the caller may write meanwhile."""
         last = "-inf"
         while True:
-            page = self.client.zrangebyscore(self._pending, last, "+inf", start=0, num=PAGE, withscores=True)
+            try:
+                page = self.client.zrangebyscore(self._pending, last, "+inf", start=0, num=PAGE, withscores=True)
+                urls = [u.decode() for u, _ in page]
+                rows = self.client.mget([self._url(u) for u in urls]) if urls else []
+            except RedisError as exc:
+                self._failed("pending", exc)
+                return
             if not page:
                 return
-            urls = [u.decode() for u, _ in page]
-            for url, raw in zip(urls, self.client.mget([self._url(u) for u in urls]), strict=True):
+            for url, raw in zip(urls, rows, strict=True):
                 row = _load(raw)
                 if row and row["status"] == PENDING:
                     yield PendingUrl(url, row.get("via"), row.get("attempts", 0))
             last = f"({page[-1][1]!r}"
 
+    @_guarded()
     def url_finished(self, url: str, status: str, *, article_id: str | None = None,
                      reason: str | None = None) -> None:
         if status not in FINISHED:
@@ -181,6 +275,7 @@ class RedisCrawlState:
 
         self._tx(tx, key)
 
+    @_guarded()
     def url_failed(self, url: str, reason: str) -> None:
         """A transient failure: the URL stays pending until it has failed ``max_attempts`` times."""
         now, key = self.now(), self._url(url)
@@ -205,11 +300,13 @@ class RedisCrawlState:
 
     # -- captures ----------------------------------------------------------------------------------
 
+    @_guarded()
     def add_capture(self, capture: Capture) -> None:
         row = [capture.record_id, capture.url, capture.warc_date, capture.payload_digest, capture.etag,
                capture.last_modified, self.now()]
         self.client.set(self._capture(capture.record_id), json.dumps(row), ex=self.capture_ttl)
 
+    @_guarded()
     def capture(self, record_id: str | None) -> Capture | None:
         if not record_id:
             return None
@@ -227,6 +324,7 @@ class RedisCrawlState:
 
     # -- documents ---------------------------------------------------------------------------------
 
+    @_guarded()
     def document(self, url: str) -> Document | None:
         row = _load(self.client.get(self._doc(url)))
         if row is None:
@@ -234,6 +332,7 @@ class RedisCrawlState:
         return Document(url, row.get("role"), row.get("record_id"), row.get("children") or [],
                         row.get("next_poll"), row.get("unchanged_polls", 0))
 
+    @_guarded()
     def document_polled(self, url: str, *, role: str | None, record_id: str | None,
                         children: list[list[Any]] | None, changed: bool) -> None:
         now, key = self.now(), self._doc(url)
@@ -266,6 +365,7 @@ class RedisCrawlState:
                             row.get("record_id"), row.get("record"), row.get("checks", 0),
                             row.get("next_check"))
 
+    @_guarded()
     def article(self, article_id: str) -> ArticleState | None:
         row = _load(self.client.get(self._article(article_id)))
         return self._state(article_id, row) if row else None
@@ -274,18 +374,21 @@ class RedisCrawlState:
         """Articles whose next update check is due, most overdue first; each is leased to this
         worker (see the module docstring)."""
         while True:
-            now = self.now()
-            flat = self._lease_due(keys=[self._due], args=[repr(now), repr(self.lease), PAGE])
-            if not flat:
+            try:
+                flat = self._lease_due(keys=[self._due], args=[repr(self.now()), repr(self.lease), PAGE])
+                ids = [flat[i].decode() for i in range(0, len(flat), 2)]
+                rows = self.client.mget([self._article(i) for i in ids]) if ids else []
+            except RedisError as exc:
+                self._failed("due_articles", exc)
                 return
-            ids = [flat[i].decode() for i in range(0, len(flat), 2)]
-            for article_id, raw in zip(ids, self.client.mget([self._article(i) for i in ids]), strict=True):
+            for article_id, raw in zip(ids, rows, strict=True):
                 row = _load(raw)
                 if row is not None:
                     yield self._state(article_id, row)
             if len(ids) < PAGE:
                 return
 
+    @_guarded()
     def article_recorded(self, record: dict, pointer: dict) -> None:
         """A record version was written: the article, its URLs and its schedule move on together."""
         now = self.now()
@@ -322,6 +425,7 @@ class RedisCrawlState:
 
         self._tx(tx, key, *url_keys)
 
+    @_guarded()
     def article_checked(self, article_id: str, *, record_id: str | None = None,
                         url: str | None = None) -> None:
         """An update check found nothing new to record (same payload, ``304`` or same text)."""
@@ -376,8 +480,12 @@ def open_frontier_state(settings: BaseSettings) -> RedisCrawlState:
     from crawler.frontier import FrontierConfig, connect_from_settings
 
     config = FrontierConfig.from_settings(settings)
+    out = str(settings.get("NEWSARCHIVE_OUT") or "./archive")
+    archive = out if "://" in out else str(Path(out).resolve())
     return RedisCrawlState(
         connect_from_settings(settings, config), f"{config.name}:state",
+        # The crawls bookkeeping is per archive folder (and spool), so per machine.
+        archive=f"{socket.gethostname()}:{archive}",
         clock=make_clock(settings.get("NEWSARCHIVE_STATE_CLOCK")),
         update_schedule=update_schedule(settings),
         max_attempts=settings.getint("NEWSARCHIVE_STATE_MAX_ATTEMPTS", 3),

@@ -275,19 +275,32 @@ def make_scheduler(redis_url, tmp_path, crawl_id: str) -> tuple[FrontierSchedule
 
 def test_claims_settle_when_the_engine_lets_go_of_their_request(redis_url, tmp_path):
     a, _ = make_scheduler(redis_url, tmp_path, "A")
-    inprogress = a.crawler.engine._slot.inprogress
+    inprogress = a.crawler.engine._slot.inprogress  # as the engine keeps it, watched
+    for i in range(4):
+        a.enqueue_request(Request(f"https://news.example/{i}"))
+    for _ in range(3):
+        inprogress.add(a.next_request())  # the engine adds each request as it takes it
+    first, second, third = a.queue.claims.values()
+    assert a.server.hlen(KEYS.active("A")) == 3
+    inprogress.remove(first)  # downloaded, parsed, items through the pipelines: settled at once
+    assert a.server.hlen(KEYS.active("A")) == 2 and a.stats.get_value("newsarchive/frontier/settled") == 1
+    a.item_scraped({"url": second.url}, SimpleNamespace(request=second))  # its record is written
+    assert a.server.hlen(KEYS.active("A")) == 1
+    inprogress.remove(second)  # no second settle
+    assert a.stats.get_value("newsarchive/frontier/settled") == 2
+    assert set(a.queue.claims.values()) == {third}
+
+
+def test_without_the_engine_hook_claims_settle_on_the_next_request(redis_url, tmp_path):
+    a, _ = make_scheduler(redis_url, tmp_path, "A")
+    a.crawler.engine._slot.inprogress = held = set()  # a Scrapy whose slot we cannot watch
     for i in range(3):
         a.enqueue_request(Request(f"https://news.example/{i}"))
-    first = a.next_request()
-    inprogress.add(first)
-    second = a.next_request()
-    inprogress.add(second)
-    assert a.server.hlen(KEYS.active("A")) == 2
-    inprogress.discard(first)  # downloaded, parsed, items through the pipelines
-    inprogress.add(a.next_request())  # the engine asks for more: finished claims settle first
-    assert a.server.hlen(KEYS.active("A")) == 2 and a.stats.get_value("newsarchive/frontier/settled") == 1
-    assert set(a.queue.claims.values()) == inprogress
-    a.engine_stopped()
+    held.add(a.next_request())
+    held.add(a.next_request())
+    held.pop()
+    held.add(a.next_request())  # the engine asks for more: finished claims settle first
+    assert a.server.hlen(KEYS.active("A")) == 2 and set(a.queue.claims.values()) == held
 
 
 def test_idle_workers_wait_for_each_other_then_both_close(redis_url, tmp_path):

@@ -7,6 +7,7 @@ on one article.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -193,6 +194,18 @@ def test_default_polling_is_every_run(state):
     assert state.document("https://news.example/").next_poll is None
 
 
+@both
+def test_crawls_that_did_not_end_are_left_for_recovery(state):
+    state.begin_crawl("c1")
+    state.begin_crawl("c2")
+    assert state.unfinished_crawls(exclude="c2") == ["c1"]
+    state.end_crawl("c1")
+    assert state.unfinished_crawls(exclude="c3") == ["c2"]
+    state.crawl_reconciled("c2")
+    assert state.unfinished_crawls(exclude="c3") == []
+    assert state.errors == 0
+
+
 # --- what sharing adds ----------------------------------------------------------------------------
 
 
@@ -247,6 +260,28 @@ def test_workers_racing_on_one_url_keep_a_consistent_row(redis_url, clock):
     assert next(states[0].pending()).attempts == 200
 
 
+def test_crawls_bookkeeping_is_per_archive(redis_url):
+    from crawler.frontier import connect
+
+    here, there = (RedisCrawlState(connect(redis_url), "test:state", archive=a) for a in ("m1:/a", "m2:/a"))
+    here.begin_crawl("dead-here")
+    there.begin_crawl("alive-there")
+    assert here.unfinished_crawls(exclude="me") == ["dead-here"]
+    assert there.unfinished_crawls(exclude="me") == ["alive-there"]
+
+
+def test_redis_failures_are_counted_not_raised(caplog):
+    from crawler.frontier import connect
+
+    s = RedisCrawlState(connect("redis://127.0.0.1:1/0", params={"socket_connect_timeout": 0.2}), "x")
+    assert s.url_status("https://news.example/a.html") is None
+    s.add_pending("https://news.example/a.html", None)
+    assert list(s.pending()) == [] and list(s.due_articles()) == []
+    s.begin_crawl("c")
+    s.end_crawl("c")  # does not even try: decisions were lost, the crawl stays to be reconciled
+    assert s.errors == 5 and "Crawl state in Redis" in caplog.text
+
+
 def test_open_frontier_state_reads_the_state_settings(redis_url):
     from scrapy.settings import Settings
 
@@ -256,4 +291,4 @@ def test_open_frontier_state_reads_the_state_settings(redis_url):
         "NEWSARCHIVE_STATE_POLL_INTERVAL": "10m", "NEWSARCHIVE_STATE_CLOCK": "2026-11-29T12:00:00Z",
     }))
     assert (s.prefix, s.update_schedule, s.max_attempts, s.poll_interval) == ("crawlA:state", (H, 2 * H), 5, 600)
-    assert s.now() == P
+    assert s.now() == P and s.archive.endswith(":" + str(Path("./archive").resolve()))
