@@ -151,3 +151,15 @@ NEWSARCHIVE_UPDATES_SCHEDULE = "1h,6h,24h,72h"  # update checks, after publicati
 NEWSARCHIVE_UPDATES_MAX_PER_RUN = 0  # 0: every check that is due
 NEWSARCHIVE_CONDITIONAL_ENABLED = True
 DOWNLOADER_MIDDLEWARES["crawler.middlewares.conditional.ConditionalGetMiddleware"] = 580
+
+# --- shared frontier (docs/frontier.md) -------------------------------------------------------
+# Set (or `newsarchive crawl --frontier redis://host:port/db`) to share one scheduler queue and
+# duplicate filter in Redis between any number of crawler processes; the add-on does the rest.
+ADDONS = {**ADDONS, "crawler.frontier.FrontierAddon": 10}
+NEWSARCHIVE_FRONTIER_URL = None
+NEWSARCHIVE_FRONTIER_PASSWORD = os.environ.get("NEWSARCHIVE_FRONTIER_PASSWORD")  # kept out of the URL and the manifest
+NEWSARCHIVE_FRONTIER_NAME = "newsarchive"  # key prefix: several frontiers can share one Redis
+NEWSARCHIVE_FRONTIER_WORKER_TIMEOUT = 60.0  # seconds without a heartbeat before a worker's requests are requeued
+NEWSARCHIVE_FRONTIER_HEARTBEAT = 5.0  # seconds between heartbeats / idle checks
+NEWSARCHIVE_FRONTIER_PAGE_TTL = 600.0  # seconds a homepage, section, feed or sitemap URL counts as seen
+NEWSARCHIVE_FRONTIER_ARTICLE_TTL = 21600.0  # seconds an article URL counts as seen
