@@ -18,8 +18,6 @@ import time
 import zlib
 from pathlib import Path
 
-import pytest
-
 from tests.reliability.support import REPO, crawl_cmd, run_measured, warcio_check
 from tests.support.servers import newsite, newsite_article_urls
 
@@ -67,8 +65,6 @@ def records_in(out: Path) -> list[dict]:
     return records
 
 
-@pytest.mark.xfail(strict=True, reason="needs incremental-crawl owner (issue 5): recovery of the .open "
-                   "files and of the crawl state at the start of the next run (pipelines/recovery.py)")
 def test_second_run_after_kill_9_records_every_article_exactly_once(tmp_path):
     out = tmp_path / "archive"
     with newsite(N) as url:
