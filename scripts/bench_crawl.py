@@ -64,6 +64,8 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.root = root_pid
         self.peak: dict[int, tuple[str, int]] = {}
+        self.cpu: dict[int, float] = {}  # user + system seconds, last seen
+        self.tick = os.sysconf("SC_CLK_TCK")
         self.stop = threading.Event()
 
     def _children(self, pid: int) -> list[int]:
@@ -92,6 +94,11 @@ class RssSampler(threading.Thread):
                     )
                 except OSError:
                     continue
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / self.tick
+                except (OSError, IndexError, ValueError):
+                    pass
                 for line in status.splitlines():
                     if line.startswith("VmHWM:"):
                         kb = int(line.split()[1])
@@ -126,6 +133,10 @@ def crawl(url: str, n: int, extra: list[str]) -> dict:
             "pages_per_s": n / elapsed,
             "peak_rss_mb": sorted(
                 ((kb / 1024, cmd) for cmd, kb in sampler.peak.values()), reverse=True
+            ),
+            "cpu_ms_per_page": sorted(
+                ((1000 * sampler.cpu.get(pid, 0) / n, sampler.peak[pid][0]) for pid in sampler.peak),
+                reverse=True,
             ),
             "summary": stdout.strip().splitlines()[:1],
         }
@@ -181,6 +192,9 @@ def main() -> int:
     )
     if base:
         print(f"ratio crawl / baseline: {result['pages_per_s'] / base:.2f}x (goal >= 1.6x)")
+    print("CPU per page, by process (ms; load-independent, unlike pages/s):")
+    for ms, cmd in result["cpu_ms_per_page"]:
+        print(f"  {ms:7.2f} ms  {cmd}")
     print("peak RSS per process:")
     for mb, cmd in result["peak_rss_mb"]:
         print(f"  {mb:7.1f} MB  {cmd}")

@@ -216,7 +216,7 @@ class WarcCaptureMiddleware:
             session,
             hostname=socket.gethostname(),
             max_size=settings.getint("NEWSARCHIVE_WARC_MAX_SIZE", 1 << 30),
-            gzip_level=settings.getint("NEWSARCHIVE_WARC_GZIP_LEVEL", 6),
+            gzip_level=settings.getint("NEWSARCHIVE_WARC_GZIP_LEVEL", 3),
             warcinfo={
                 "operator": settings.get("NEWSARCHIVE_OPERATOR") or "",
                 "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
