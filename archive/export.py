@@ -1,10 +1,12 @@
 """Dataset export for researchers: archive records -> filtered, deduplicated shards + manifest.json
-+ README.md datasheet in one local folder.
++ README.md datasheet in one folder.
 
-``export(archive_root, out_dir, options)`` is the whole job; ``archive/cli/export.py`` only turns
-flags into ``ExportOptions``. Output goes to a local folder: an ``s3://`` destination (issue 4)
-plugs in by exporting to a temporary folder and uploading it, which is why nothing here knows
-about URIs.
+``export(archive_root, out, options)`` is the whole job; ``archive/cli/export.py`` only turns
+flags into ``ExportOptions``. The archive is a local folder or ``s3://bucket/prefix`` (records are
+streamed from the bucket, nothing is copied down). The dataset is written to a local folder; for
+an ``s3://`` destination it is written to a temporary folder (under ``$TMPDIR``) and then uploaded
+with the crawl's uploader (size + ETag checked), ``manifest.json`` last, so its presence in the
+bucket means the dataset there is complete.
 
 Two streaming passes over the same snapshot of record files (see ``archive.records``):
 
@@ -17,10 +19,12 @@ text is only ever held for the rows in a writer's bounded buffer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import shlex
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -30,14 +34,23 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 
+from archive.export_datasheet import README as README_NAME
 from archive.export_datasheet import write_datasheet
 from archive.export_dedup import MAX_NEAR_THRESHOLD, DedupKeys, SimhashLSH, decide, parse_time
 from archive.export_progress import Progress
 from archive.export_schema import FIELD_NAMES, SCHEMA_VERSION, conform, schema_description
 from archive.export_writers import FORMATS, ShardedWriter
 from archive.records import RecordFiles, list_crawl_ids, read_crawl_manifest
+from archive.storage import Archive, open_archive, project_settings
 from crawler.version import __version__
 from pipelines.session import OPEN_SUFFIX
+from pipelines.storage import (
+    MANIFEST_KIND,
+    S3Storage,
+    StorageConfigError,
+    UploadReport,
+    is_s3_uri,
+)
 
 DEDUP_MODES = ("none", "exact", "near")
 PARTITION_KEYS = ("domain", "month", "language")
@@ -232,7 +245,7 @@ class Filters:
 
 @dataclass
 class ExportResult:
-    out_dir: Path
+    out_dir: Path | str  # the local folder, or the s3:// URI the dataset was uploaded to
     manifest: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
@@ -254,10 +267,10 @@ def _check_out_dir(out_dir: Path) -> None:
         raise UsageError(f"output folder {out_dir} exists and is not empty")
 
 
-def _source(root: Path, files: RecordFiles, crawls: list[str]) -> dict[str, Any]:
+def _source(archive: Archive, files: RecordFiles, crawls: list[str]) -> dict[str, Any]:
     manifests = []
     for cid in crawls:
-        m = read_crawl_manifest(root, cid) or {}
+        m = read_crawl_manifest(archive, cid) or {}
         settings = m.get("settings") if isinstance(m.get("settings"), dict) else {}
         manifests.append(
             {
@@ -267,12 +280,10 @@ def _source(root: Path, files: RecordFiles, crawls: list[str]) -> dict[str, Any]
             }
         )
     return {
-        "archive": str(root.resolve()),
+        "archive": archive.uri if archive.remote else str(Path(archive.uri).resolve()),
         "crawl_ids": crawls,
         "crawls": manifests,
-        "record_files": [
-            {"path": p.relative_to(root).as_posix(), "bytes": p.stat().st_size} for p in files.files
-        ],
+        "record_files": [{"path": rel, "bytes": archive.size(rel)} for rel in files.files],
     }
 
 
@@ -311,33 +322,52 @@ class _RowStats:
             self.extractors[f"{ext.get('name')} {ext.get('version')}"] += 1
 
 
+def _open_source(archive_root: Path | str | Archive) -> Archive:
+    try:
+        archive = open_archive(archive_root)
+    except StorageConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if not archive.remote and not Path(archive.uri).is_dir():
+        raise UsageError(f"archive not found: {archive.uri}")
+    return archive
+
+
 def export(
-    archive_root: Path | str,
-    out_dir: Path | str,
+    archive_root: Path | str | Archive,
+    out: Path | str,
     options: ExportOptions,
     progress: Progress | None = None,
 ) -> ExportResult:
-    """Export the archive's article records to ``out_dir`` (a local folder, new or empty).
+    """Export the archive's article records to ``out``: a local folder or an ``s3://bucket/prefix``,
+    new or empty. ``archive_root`` is a local folder or ``s3://bucket/prefix`` (or an opened archive).
 
     Raises ``UsageError`` for bad options or input, ``ExportError`` / ``OSError`` when the data
-    could not be written completely; then the data files written so far are removed (the folder
-    was empty) and there is no manifest.
+    could not be written completely (an unreachable store raises
+    :class:`~pipelines.storage.StorageError`, an ``OSError``); then the data files written so far
+    are removed and there is no manifest.
     """
-    root, out_dir = Path(archive_root), Path(out_dir)
     options.validate()
+    if is_s3_uri(out):
+        return _export_to_s3(archive_root, str(out), options, progress)
+    return _export(_open_source(archive_root), Path(out), options, progress)
+
+
+def _export(
+    archive: Archive, out_dir: Path, options: ExportOptions, progress: Progress | None
+) -> ExportResult:
     filters = Filters.from_options(options)
     progress = progress or Progress(enabled=False)
-    if not root.is_dir():
-        raise UsageError(f"archive not found: {root}")
-    known = list_crawl_ids(root)
+    known = list_crawl_ids(archive)
     if not known:
-        raise UsageError(f"no article records in {root} (expected {root}/articles/<crawl_id>/)")
+        raise UsageError(
+            f"no article records in {archive.uri} (expected {archive.uri}/articles/<crawl_id>/)"
+        )
     missing = [c for c in options.crawl_ids if c not in known]
     if missing:
         raise UsageError(f"unknown crawl id(s): {', '.join(missing)}")
     _check_out_dir(out_dir)
     crawls = list(options.crawl_ids) or known
-    files = RecordFiles.scan(root, crawls)
+    files = RecordFiles.scan(archive, crawls)
     fields = list(options.fields) or list(FIELD_NAMES)
 
     # pass 1: filters and dedup keys
@@ -435,7 +465,7 @@ def export(
                 "shard_bytes": options.shard_bytes,
                 "row_group_rows": options.row_group_rows if options.format == "parquet" else None,
             },
-            "source": _source(root, files, crawls),
+            "source": _source(archive, files, crawls),
             "versions": _versions(),
             "command": options.command,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -452,6 +482,61 @@ def export(
             f"skipped {bad_lines} unreadable record line(s) and {len(bad_files)} damaged file(s)"
         )
     return ExportResult(out_dir=out_dir, manifest=manifest, warnings=warnings)
+
+
+# --- to S3 ------------------------------------------------------------------------------------
+
+
+def _check_s3_destination(out: str) -> Archive:
+    """The destination prefix must hold nothing yet, as a local output folder must be empty."""
+    try:
+        dest = open_archive(out)
+        if dest.list():
+            raise UsageError(f"{out} already holds files; export to a new prefix")
+    except StorageConfigError as exc:
+        raise UsageError(f"--out: {exc}") from None
+    except FileNotFoundError as exc:  # no such bucket
+        raise UsageError(str(exc)) from None
+    return dest
+
+
+def _export_to_s3(
+    archive_root: Path | str | Archive, out: str, options: ExportOptions, progress: Progress | None
+) -> ExportResult:
+    """Export into a temporary folder, then upload it; see the module docstring."""
+    archive = _open_source(archive_root)
+    _check_s3_destination(out)
+    with tempfile.TemporaryDirectory(prefix="newsarchive-export-") as tmp:
+        staged = Path(tmp) / "dataset"
+        result = _export(archive, staged, options, progress)
+        if progress is not None:
+            progress.stage("uploading")
+        rels = [e["path"] for e in result.manifest["files"]] + [README_NAME, MANIFEST]
+        storage = S3Storage.from_settings(out, project_settings(), spool=staged)
+        for rel in rels:
+            # The uploader sends a "manifest" only once every file queued before it is up.
+            storage.store(rel, MANIFEST_KIND if rel == MANIFEST else "dataset")
+        report = storage.close()
+        if report.failed:
+            _remove_uploaded(storage, report, rels)
+            raise ExportError(_upload_failure(report))
+    return ExportResult(out_dir=storage.uri, manifest=result.manifest, warnings=result.warnings)
+
+
+def _upload_failure(report: UploadReport) -> str:
+    why = next((w for w in reversed(report.failed.values()) if not w.startswith("held back")),
+               next(iter(report.failed.values())))
+    return f"{len(report.failed)} file(s) could not be uploaded to {report.uri} ({why})"
+
+
+def _remove_uploaded(storage: S3Storage, report: UploadReport, rels: list[str]) -> None:
+    """Best effort: take back the shards that did reach the bucket (the manifest did not), so an
+    incomplete dataset is not mistaken for one. The store may be down, so nothing is raised."""
+    for rel in rels:
+        if rel not in report.failed:
+            with contextlib.suppress(Exception):
+                storage.client.delete_object(Bucket=storage.location.bucket,
+                                             Key=storage.location.key(rel))
 
 
 def summary(manifest: dict[str, Any]) -> str:

@@ -52,11 +52,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "export",
         help="export article records as a researcher dataset (JSON lines, Parquet or CSV)",
         description="Filter and deduplicate an archive's article records and write them as data "
-        "shards with manifest.json and a README.md datasheet (a Hugging Face dataset card).",
+        "shards with manifest.json and a README.md datasheet (a Hugging Face dataset card). "
+        "ARCHIVE and --out may be s3://bucket/prefix; credentials and endpoint come from the "
+        "AWS_* environment (docs/s3.md).",
     )
-    p.add_argument("archive", metavar="ARCHIVE", help="archive folder (the crawl's --out)")
+    p.add_argument("archive", metavar="ARCHIVE",
+                   help="archive folder or s3://bucket/prefix (the crawl's --out)")
     p.add_argument("--format", required=True, choices=FORMATS)
-    p.add_argument("--out", required=True, metavar="URI", help="new or empty output folder")
+    p.add_argument("--out", required=True, metavar="URI",
+                   help="new or empty output folder, or a new s3://bucket/prefix")
     g = p.add_argument_group("filters")
     g.add_argument("--since", metavar="DATE",
                    help="publication date (else capture date) on or after: YYYY[-MM[-DD]] or ISO 8601")
@@ -128,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
         return code
 
     for what, uri in (("ARCHIVE", args.archive), ("--out", args.out)):
-        if "://" in uri:
-            return fail(2, f"{what} {uri}: only local folders are supported so far")
+        if "://" in uri and not uri.startswith("s3://"):
+            return fail(2, f"{what} {uri}: a local folder or s3://bucket/prefix")
     options = ExportOptions(
         format=args.format,
         since=args.since,

@@ -538,8 +538,11 @@ def test_bad_input_exits_2(varied, tmp_path: Path, capsys) -> None:
     (tmp_path / "full" / "old.txt").write_text("x")
     assert run_cli(str(root), "--format", "csv", "--out", str(tmp_path / "full")) == 2
     assert "not empty" in capsys.readouterr().err
-    assert run_cli(str(root), "--format", "csv", "--out", "s3://bucket/prefix") == 2
-    assert "only local folders" in capsys.readouterr().err
+    assert run_cli(str(root), "--format", "csv", "--out", "ftp://host/prefix") == 2
+    assert "a local folder or s3://bucket/prefix" in capsys.readouterr().err
+    assert run_cli(str(root), "--format", "csv", "--out", "s3://user:secret@bucket/p") == 2
+    err = capsys.readouterr().err
+    assert "credentials do not go in the s3:// URI" in err and "user:secret" not in err
 
 
 def test_cli_is_quiet_on_success_in_a_pipe(varied, tmp_path: Path, capsys) -> None:
