@@ -599,15 +599,16 @@ class SqliteCrawlState:
 
     def due_articles(self) -> Iterator[ArticleState]:
         """Articles whose next update check is due, most overdue first (read in pages)."""
-        now, last = self.now(), ""
+        now, after = self.now(), (float("-inf"), "")
         while True:
+            # Keyset pages over (next_check, id): stable while the caller updates what it read.
             rows = self._rows(
-                "SELECT * FROM articles WHERE next_check IS NOT NULL AND next_check<=? AND id>? "
-                "ORDER BY id LIMIT 1000", (now, last))
+                "SELECT * FROM articles WHERE next_check IS NOT NULL AND next_check<=? "
+                "AND (next_check, id) > (?, ?) ORDER BY next_check, id LIMIT 1000", (now, *after))
             if not rows:
                 return
-            yield from sorted((self._article(r) for r in rows), key=lambda a: a.next_check or 0)
-            last = rows[-1]["id"]
+            yield from (self._article(r) for r in rows)
+            after = (rows[-1]["next_check"], rows[-1]["id"])
 
     @_guarded()
     def article_recorded(self, record: dict, pointer: dict) -> None:

@@ -388,3 +388,17 @@ def test_a_clean_crawl_is_marked_complete(state):
     state.begin_crawl("c2")  # the current crawl is never "unfinished" to itself
     assert state.unfinished_crawls(exclude="c2") == []
     assert state.unfinished_crawls(exclude="c3") == ["c2"]
+
+
+def test_due_articles_most_overdue_first_across_pages(state, clock):
+    for n in range(2300):  # more than one page
+        rec = record(n, published=None)
+        clock.t = P + n  # published (first fetched) one second apart: due one second apart
+        state.article_recorded(rec, pointer())
+    clock.t = P + 10 * H
+    due = []
+    for a in state.due_articles():
+        due.append(a.next_check)
+        state.article_checked(a.id)  # updating while reading must not skip or repeat any
+    assert len(due) == 2300 and due == sorted(due)
+    assert list(state.due_articles()) == []
