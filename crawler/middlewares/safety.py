@@ -285,7 +285,10 @@ class SafetyMiddleware:
 # AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, TELNETCONSOLE_PASSWORD, ...).
 SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL", re.I)
 # Shorter values are left alone: replacing "1" or "on" everywhere would garble every log line.
+# Environment variables are anyone's (SOME_KEY_ENABLED=true), so theirs must look like a secret.
 MIN_SECRET_LENGTH = 4
+MIN_ENV_SECRET_LENGTH = 8
+_NOT_SECRET = re.compile(r"(?i)true|false|yes|no|on|off|none|null|[\d.]+")
 REDACTED = "<redacted>"
 # scheme://user:password@host -> scheme://<redacted>@host (user names can be tokens too).
 _URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#@]+@", re.I)
@@ -294,18 +297,22 @@ _URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#@]+@", re.I)
 def secret_values(settings: BaseSettings | None = None, environ: dict[str, str] | None = None) -> set[str]:
     """String values of settings (set above Scrapy's defaults) and environment variables whose
     names look secret."""
-    out: set[str] = set()
-    names_values: list[tuple[str, Any]] = []
+    candidates: list[tuple[str, Any, int]] = []
     if settings is not None:
         # Scrapy's own defaults (FTP_PASSWORD "guest") are no one's secret.
-        names_values.extend(
-            (name, settings.get(name)) for name in settings
+        candidates.extend(
+            (name, settings.get(name), MIN_SECRET_LENGTH) for name in settings
             if SECRET_NAME.search(name) and (settings.getpriority(name) or 0) > SETTINGS_PRIORITIES["default"]
         )
-    names_values.extend((environ if environ is not None else os.environ).items())
-    for name, value in names_values:
-        if isinstance(value, str) and SECRET_NAME.search(name) and len(value.strip()) >= MIN_SECRET_LENGTH:
-            out.add(value.strip())
+    env = environ if environ is not None else os.environ
+    candidates.extend((name, value, MIN_ENV_SECRET_LENGTH) for name, value in env.items())
+    out: set[str] = set()
+    for name, value, min_length in candidates:
+        if not isinstance(value, str) or not SECRET_NAME.search(name):
+            continue
+        value = value.strip()
+        if len(value) >= min_length and not _NOT_SECRET.fullmatch(value):
+            out.add(value)
     return out
 
 

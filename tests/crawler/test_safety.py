@@ -233,8 +233,10 @@ def test_secret_values_come_from_secret_looking_names():
     settings = Settings({"AWS_SECRET_ACCESS_KEY": "abcd1234", "AWS_SESSION_TOKEN": "tok-12345",
                          "TELNETCONSOLE_PASSWORD": "hunter22", "DOWNLOAD_DELAY": "0.25",
                          "HTTPPROXY_AUTH_ENCODING": "latin-1", "NEWSARCHIVE_X_KEY": "on"})
-    found = secret_values(settings, environ={"GITHUB_TOKEN": "ghp_xyz0", "HOME": "/root"})
-    assert found == {"abcd1234", "tok-12345", "hunter22", "ghp_xyz0"}
+    found = secret_values(settings, environ={"GITHUB_TOKEN": "ghp_xyz0123", "HOME": "/root",
+                                             "SOME_KEY_ENABLED": "true", "API_TOKEN": "short",
+                                             "KEY_TIMEOUT_SECONDS": "12345678"})
+    assert found == {"abcd1234", "tok-12345", "hunter22", "ghp_xyz0123"}
 
 
 @pytest.mark.parametrize("text, expected", [
