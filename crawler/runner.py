@@ -16,6 +16,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.sites import SitesConfigError, load_sites
+from crawler.state import LockedError, crawl_lock_for
 from crawler.urlpolicy import is_http_url
 from pipelines.session import ArchiveSession
 from pipelines.storage import S3Location, S3Options, StorageConfigError, import_boto3, is_s3_uri
@@ -23,7 +24,12 @@ from pipelines.storage import S3Location, S3Options, StorageConfigError, import_
 # Stats that mean data could not be written: the crawl then exits 1. (newsarchive/s3/errors: files
 # that stayed in the local spool because the store could not take them.)
 ERROR_STATS = ("newsarchive/warc/errors", "newsarchive/records/errors", "newsarchive/manifest/errors",
-               "newsarchive/index/errors", "newsarchive/s3/errors", "newsarchive/frontier/errors")
+               "newsarchive/index/errors", "newsarchive/s3/errors", "newsarchive/frontier/errors",
+               "newsarchive/state/errors")
+
+
+class CrawlFailed(Exception):
+    """The crawl could not run or write at all: one line on stderr, exit code 1."""
 
 
 @dataclass
@@ -98,11 +104,26 @@ def run_crawl(seeds: list[str], *, sites_file: str | None = None, out: str | Pat
     check_seeds(seeds, sites_file)
     settings = build_settings(out, overrides)
     check_out(out, settings)
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler("news")
-    logging.getLogger("scrapy.utils.log").setLevel(logging.WARNING)
-    process.crawl(crawler, seeds=seeds, sites=sites_file)
-    process.start()
+    # Taken here, before Scrapy starts, so a second crawl on the same archive is refused with one
+    # line; the crawl's own components take the same (re-entrant) lock. The kernel drops it when
+    # this process dies, however it dies.
+    lock = crawl_lock_for(settings) if settings.getbool("NEWSARCHIVE_STATE_ENABLED", True) else None
+    if lock is not None:
+        try:
+            lock.acquire()
+        except LockedError as e:
+            raise SitesConfigError(f"the archive is busy: {e}") from None
+        except OSError as e:  # a full or read-only disk: nothing can be archived there
+            raise CrawlFailed(f"cannot create the crawl state in {lock.path.parent}: {e.strerror or e}") from None
+    try:
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler("news")
+        logging.getLogger("scrapy.utils.log").setLevel(logging.WARNING)
+        process.crawl(crawler, seeds=seeds, sites=sites_file)
+        process.start()
+    finally:
+        if lock is not None:
+            lock.release()
     session = ArchiveSession.from_crawler(crawler)
     return CrawlResult(crawl_id=session.crawl_id, out=out if is_s3_uri(out) else Path(out),
                        stats=dict(crawler.stats.get_stats()), files=list(session.files))

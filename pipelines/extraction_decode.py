@@ -188,6 +188,11 @@ def decode_body(body: bytes, content_type: str | None = None) -> Decoded:
     # Last resort: the first declaration (or windows-1252) with replacement characters.
     fallback = declared[0][0] if declared else "cp1252"
     try:
-        return Decoded(body.decode(fallback, errors="replace"), fallback, source="fallback")
+        text = body.decode(fallback, errors="replace")
     except LookupError:
         return Decoded(None, reason="decode_error")
+    # Text that no encoding reads and the last resort fills with U+FFFD is bytes, not a page
+    # (random or compressed data served as text/html gets here past looks_binary's sample).
+    if text.count("\ufffd") > 0.01 * len(text):
+        return Decoded(None, reason="binary")
+    return Decoded(text, fallback, source="fallback")

@@ -133,7 +133,9 @@ class ExtractionPipeline:
         item.pop("body", None)
         if fields is None:
             self.stats.inc_value(f"newsarchive/skipped/{reason}")
-            raise DropItem(f"not recorded ({reason}): {item['url']}", log_level="INFO")
+            drop = DropItem(f"not recorded ({reason}): {item['url']}", log_level="INFO")
+            drop.reason = reason  # read by the spider's item_dropped (crawl state)
+            raise drop
         self.stats.inc_value("newsarchive/extraction/ok")
         self._count_diagnostics(fields)
         return build_record(item, fields, self.session.crawl_id)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.urlpolicy import strip_userinfo
 from crawler.version import __version__
 from pipelines.session import ArchiveSession
 
@@ -142,7 +143,8 @@ class ManifestExtension:
         spider = self.crawler.spider
         seeds = []
         for site in getattr(spider, "site_configs", []):
-            seeds.extend(site.start_urls)
+            # user:password@ in a seed URL is a credential, not part of what was crawled
+            seeds.extend(strip_userinfo(u) for u in site.start_urls)
         return {
             "crawl_id": self.session.crawl_id,
             "started_at": _jsonable(stats.get("start_time")),

@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UsageError as e:
-        print(f"newsarchive {args.command}: {e}", file=sys.stderr)
+        from crawler.middlewares.safety import redact
+
+        # A message may quote a bad argument, and arguments can hold credentials.
+        print(f"newsarchive {args.command}: {redact(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"newsarchive {args.command}: interrupted", file=sys.stderr)

@@ -69,7 +69,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from crawler.runner import run_crawl
+    from crawler.runner import CrawlFailed, run_crawl
     from crawler.sites import SitesConfigError
 
     overrides = overrides_from(args)
@@ -77,6 +77,9 @@ def run(args) -> int:
         result = run_crawl(args.seeds, sites_file=args.sites, out=args.out, overrides=overrides)
     except SitesConfigError as e:
         raise UsageError(str(e)) from None
+    except CrawlFailed as e:
+        print(f"newsarchive crawl: {e}", file=sys.stderr)
+        return 1
     print(result.summary())
     if result.exit_code:
         print(f"newsarchive crawl: some data could not be written: {result.errors}", file=sys.stderr)

@@ -26,8 +26,9 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import CloseSpider, DropItem, IgnoreRequest
+from scrapy.exceptions import CloseSpider, DownloadCancelledError, DropItem, IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
+from scrapy.utils.response import get_base_url
 from twisted.python.failure import Failure
 
 from crawler import discovery
@@ -37,6 +38,7 @@ from crawler.urlpolicy import (
     canonicalize,
     is_http_url,
     is_private_host,
+    resolve_href,
     site_of,
     trap_reason,
     url_kind,
@@ -58,6 +60,7 @@ _OG_ARTICLE_REV = re.compile(rb'<meta[^>]+content=["\']article["\'][^>]+(?:prope
 # Reasons an item may be dropped for that say nothing about the page: it is tried again next run.
 TRANSIENT_DROP_REASONS = frozenset({"timeout", "extractor_crashed"})
 _DROP_REASON = re.compile(r"not recorded \((\w+)\)")
+_TOO_LARGE = re.compile(r"DOWNLOAD_MAXSIZE|maxsize|max size|larger than", re.I)
 # Doc roles: polled every run with conditional GET; article URLs are fetched once (and re-checked).
 DOCUMENT_ROLES = frozenset({"homepage", "section", "discovery", "robots", "seed"})
 # A 4xx that may heal (rate limiting, timeouts): retried in a later run like a download error.
@@ -379,6 +382,11 @@ class NewsSpider(scrapy.Spider):
         if ctype and not any(t in ctype for t in ("html", "xml", "text/plain")):
             self._skip("not_html", response)
             return
+        if discovery.sniff(response.body, ctype, response.url) in ("feed", "sitemap"):
+            # A feed or sitemap reached by a link (a "Sitemap" footer link, an RSS icon): read it
+            # as what it is, not as a page.
+            yield from self.parse_discovery(response)
+            return
         site = self.site_configs[idx]
         by_pattern = site.is_article_url(response.url)
         kind = url_kind(response.url) if by_pattern is None else None
@@ -409,14 +417,15 @@ class NewsSpider(scrapy.Spider):
         except ValueError:  # not parseable as HTML at all
             return
         source_kind = "homepage" if response.meta.get("newsarchive_role") == "homepage" else "link"
+        base = get_base_url(response)  # honours <base href>
         for a in anchors:
             href = a.attrib.get("href", "").strip()
             if not href or href.startswith("#"):
                 continue
-            try:
-                url = response.urljoin(href)
-            except ValueError:
-                self.stats.inc_value("newsarchive/discovery/skipped/bad_url")
+            # Not response.urljoin: it turns "http:///x" or "ht tp://x" into paths on this host.
+            url = resolve_href(base, href)
+            if url is None:
+                self.stats.inc_value("newsarchive/discovery/skipped/not_http")
                 continue
             via = {"kind": source_kind, "source": response.url, "published": None, "title": None}
             yield from self._follow(url, idx, depth=depth + 1, via=via, hubs=hub)
@@ -543,6 +552,12 @@ class NewsSpider(scrapy.Spider):
             reason = f"http_{status}"
         elif failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
             reason = "robots_txt"
+        elif failure.check(IgnoreRequest) and "max redirections" in str(failure.value):
+            reason = "redirect_limit"
+        elif failure.check(DownloadCancelledError) or (
+            failure.check(IgnoreRequest) and _TOO_LARGE.search(str(failure.value))
+        ):
+            reason = "too_large"  # over DOWNLOAD_MAXSIZE, on the wire or while decompressing
         else:
             reason = f"download_error/{failure.type.__name__}"
         self.stats.inc_value(f"newsarchive/skipped/{reason}")
