@@ -13,6 +13,11 @@ the crawl made none) and ``removed`` (the crawl's record that extraction now rej
 reason), by domain. What the crawl knew beyond the page (the URL before redirects, how it was
 discovered, when) is carried over from the old record.
 
+ARCHIVE may be ``s3://bucket/prefix``: each WARC is streamed from the bucket (one GET read as it
+goes, nothing copied down) and a revisit's original is read by ranged GET. ``out`` may be one
+too: the new records go through the crawl's uploader (a temporary spool, size + ETag checked) and
+the report is uploaded last, so its presence means the output there is complete.
+
 Extraction is CPU-bound, so it runs in a process pool (``forkserver``/``spawn``; bounded pages in
 flight, results taken in WARC order so the same first-wins dedup by record id as the crawl's
 applies). Each worker shuts off its own network access before it extracts anything: "no
@@ -21,10 +26,12 @@ network" is enforced, not hoped for.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
 import socket
+import tempfile
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -33,25 +40,41 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.index import crawl_ids as warc_crawl_ids
-from archive.index import warc_files
-from archive.records import iter_records
-from archive.replay import index_files, revisit_original
+from archive.index import archive_crawl_ids, archive_warc_files
+from archive.records import is_transport_error, iter_records, read_error
+from archive.replay import CaptureIndex, revisit_original
+from archive.storage import Archive, StorageError, open_archive, open_file, project_settings
 from pipelines.extraction import extract_page
 from pipelines.record import build_record
 from pipelines.records import RecordsWriter
 from pipelines.session import ArchiveSession
+from pipelines.storage import (
+    MANIFEST_KIND,
+    S3Location,
+    S3Storage,
+    StorageConfigError,
+    UploadReport,
+    is_s3_uri,
+)
 
 REPORT_NAME = "reprocess-report.json"
 EXAMPLES = 20  # URLs kept per diff category in the report
 MAX_BODY = 64 * 1024 * 1024
+# What extract_page adds besides the record fields, for the crawl's stats (see
+# pipelines.extraction_pipeline): not part of a record.
+DIAGNOSTICS = ("published_check", "encoding", "cleanup_rules")
 
 
 class ReprocessError(Exception):
     """Bad input (no such archive, --out inside the archive): exit code 2."""
+
+
+class UploadError(OSError):
+    """Some output could not be uploaded to an ``s3://`` --out: exit code 1."""
 
 
 @dataclass
@@ -119,21 +142,44 @@ def _extract(body: bytes, url: str, content_type: str, final_url: str, hints: di
                         time_budget=time_budget)
 
 
-def iter_pages(root: Path, crawl_id: str, skipped: Counter | None = None) -> Iterator[Page]:
-    """The crawl's HTML 2xx responses in WARC order; revisits resolved to their payload."""
+def iter_pages(root: Path | str | Archive | CaptureIndex, crawl_id: str,
+               skipped: Counter | None = None) -> Iterator[Page]:
+    """The crawl's HTML 2xx responses in WARC order; revisits resolved to their payload.
+
+    ``root`` is a local folder, ``s3://bucket/prefix``, an opened archive, or a CaptureIndex
+    (pass one to reuse its downloaded indexes across crawls).
+    """
     skipped = skipped if skipped is not None else Counter()
-    has_index = bool(index_files(root))
-    for path in warc_files(root, crawl_id):
-        yield from iter_warc_pages(path, path.relative_to(root).as_posix(), root if has_index else None,
-                                   skipped)
+    with contextlib.ExitStack() as stack:
+        captures = root if isinstance(root, CaptureIndex) else stack.enter_context(
+            CaptureIndex(root))
+        archive = captures.archive
+        has_index = bool(captures.index_files())
+        for rel in archive_warc_files(archive, crawl_id):
+            with archive.open(rel) as stream:
+                try:
+                    yield from iter_warc_pages(stream, rel, captures if has_index else None,
+                                               skipped)
+                except StorageError:
+                    raise
+                except Exception as exc:
+                    if archive.remote and (isinstance(exc, OSError) or is_transport_error(exc)):
+                        raise read_error(archive, rel, exc) from None
+                    raise
 
 
-def iter_warc_pages(path: Path, rel: str, root: Path | None = None,
+def iter_warc_pages(source: Path | str | BinaryIO, rel: str,
+                    root: Path | str | Archive | CaptureIndex | None = None,
                     skipped: Counter | None = None) -> Iterator[Page]:
-    """One WARC file's HTML 2xx responses; revisits are resolved through ``root``'s index if given."""
+    """One WARC file's HTML 2xx responses; revisits are resolved through ``root``'s index if given.
+
+    ``source`` is a local path, an ``s3://bucket/key`` URI or an open binary stream (read in order,
+    never seeked); ``rel`` is the file name the pages' ``warc`` pointers carry.
+    """
     skipped = skipped if skipped is not None else Counter()
-    with open(path, "rb") as f:
-        it = ArchiveIterator(f)
+    with contextlib.ExitStack() as stack:
+        stream = source if hasattr(source, "read") else stack.enter_context(open_file(source))
+        it = ArchiveIterator(stream)
         for rec in it:
             if rec.rec_type not in ("response", "revisit") or rec.http_headers is None:
                 continue
@@ -162,6 +208,13 @@ def iter_warc_pages(path: Path, rel: str, root: Path | None = None,
             yield Page(url, body, ctype, status, date, pointer)
 
 
+def record_fields(fields: dict) -> dict:
+    """extract_page's fields without its diagnostics (which the crawl counts in its stats)."""
+    for key in DIAGNOSTICS:
+        fields.pop(key, None)
+    return fields
+
+
 def _mp_context():
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     return multiprocessing.get_context(method)
@@ -178,14 +231,105 @@ def _workers(n: int) -> int:
 
 @dataclass
 class Result:
-    out: Path
+    out: Path | str  # the local folder, or the s3:// URI the output was uploaded to
     report: dict
-    report_path: Path
+    report_path: Path | str
+
+
+class _Output:
+    """Where the new records and the report go: a local folder, or an S3 prefix through a
+    temporary spool and the crawl's uploader (records first, the report once they are all up)."""
+
+    def __init__(self, out: Path | str) -> None:
+        self.uri = str(out)
+        self.remote = is_s3_uri(out)
+        self.storage: S3Storage | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if self.remote:
+            self._tmp = tempfile.TemporaryDirectory(prefix="newsarchive-reprocess-")
+            self.root = Path(self._tmp.name)
+            self.storage = S3Storage.from_settings(self.uri, project_settings(), spool=self.root)
+        else:
+            self.root = Path(out)
+
+    def session(self, crawl_id: str) -> ArchiveSession:
+        return ArchiveSession(root=self.root, crawl_id=crawl_id, storage=self.storage)
+
+    def write_report(self, report: dict) -> Path | str:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / REPORT_NAME
+        tmp = path.with_name(REPORT_NAME + ".open")
+        tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        if self.storage is None:
+            return path
+        # A "manifest" is uploaded only after every file queued before it is: the report in the
+        # bucket means every record file is there.
+        self.storage.store(REPORT_NAME, MANIFEST_KIND)
+        return self.storage.location.uri_of(REPORT_NAME)
+
+    def finish(self) -> None:
+        """Wait for the uploads; raise UploadError naming what did not reach the store."""
+        if self.storage is None:
+            return
+        report = self.storage.close()
+        if report.failed:
+            raise UploadError(_upload_failure(report))
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            if self.storage is not None:
+                self.storage.close()  # idempotent; waits for anything still queued
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def _upload_failure(report: UploadReport) -> str:
+    why = next((w for w in reversed(report.failed.values()) if not w.startswith("held back")),
+               next(iter(report.failed.values())))
+    return (f"{len(report.failed)} file(s) could not be uploaded to {report.uri}, so the output "
+            f"there is incomplete (no {REPORT_NAME}); run reprocess again ({why})")
+
+
+def _check_out(archive: Archive, out: Path | str) -> None:
+    """``out`` must not be the archive or inside its records; an S3 ``out`` must be new."""
+    if is_s3_uri(out):
+        try:
+            dest = S3Location.parse(str(out)).uri
+            held = open_archive(str(out)).list()
+        except (StorageConfigError, FileNotFoundError) as e:
+            raise ReprocessError(f"--out: {e}") from None
+        if archive.remote and (dest == archive.uri or f"{dest}/".startswith(f"{archive.uri}/articles/")):
+            raise ReprocessError(f"--out {out} would mix new records with the archive's own")
+        if held:
+            # Record files are never replaced in a bucket (docs/s3.md): a second run there
+            # would be refused file by file. Ask for a new prefix up front instead.
+            raise ReprocessError(f"--out {out} already holds files; use a new prefix")
+        return
+    if archive.remote:
+        return
+    root, out = Path(archive.uri), Path(out)
+    if out.resolve() == root.resolve() or (root / "articles").resolve() in out.resolve().parents:
+        raise ReprocessError(f"--out {out} would mix new records with the archive's own")
+
+
+def _open_archive(root: Path | str) -> Archive:
+    try:
+        archive = open_archive(root)
+    except StorageConfigError as e:
+        raise ReprocessError(str(e)) from None
+    local = archive.local_path("warc")
+    if local is not None:
+        if not local.is_dir():
+            raise ReprocessError(f"{archive.uri}: not an archive folder (no warc/)")
+    elif not archive.list("warc/"):  # a missing bucket raises FileNotFoundError, an OSError
+        raise ReprocessError(f"{archive.uri}: not an archive (no WARC files under warc/)")
+    return archive
 
 
 def reprocess(
-    root: Path,
-    out: Path,
+    root: Path | str,
+    out: Path | str,
     *,
     crawl_ids: list[str] | None = None,
     workers: int = 0,
@@ -193,17 +337,22 @@ def reprocess(
     max_records: int = 50000,
     progress: Callable[[int, int], None] | None = None,
 ) -> Result:
-    """Re-extract every crawl (or ``crawl_ids``) of ``root`` into ``out``; see the module doc."""
-    root, out = Path(root), Path(out)
-    if not (root / "warc").is_dir():
-        raise ReprocessError(f"{root}: not an archive folder (no warc/)")
-    if out.resolve() == root.resolve() or (root / "articles").resolve() in out.resolve().parents:
-        raise ReprocessError(f"--out {out} would mix new records with the archive's own")
-    ids = warc_crawl_ids(root)
+    """Re-extract every crawl (or ``crawl_ids``) of ``root`` into ``out``; see the module doc.
+
+    ``root`` and ``out`` are local folders or ``s3://bucket/prefix``. Raises ReprocessError for
+    bad input, UploadError when some output could not be uploaded, StorageError (an OSError)
+    when the archive's store cannot be read.
+    """
+    try:
+        archive = _open_archive(root)
+    except FileNotFoundError as e:
+        raise ReprocessError(str(e)) from None
+    _check_out(archive, out)
+    ids = archive_crawl_ids(archive)
     if crawl_ids:
         missing = sorted(set(crawl_ids) - set(ids))
         if missing:
-            raise ReprocessError(f"{root}: no crawl {missing[0]} under warc/")
+            raise ReprocessError(f"{archive.uri}: no crawl {missing[0]} under warc/")
         ids = [c for c in ids if c in set(crawl_ids)]
     n = _workers(workers)
     started = time.monotonic()
@@ -211,65 +360,65 @@ def reprocess(
     counts: Counter = Counter()
     files: list[dict] = []
     extractor = None
+    output = _Output(out)
     pool = _Pool(n) if n > 1 else None
     try:
-        for cid in ids:
-            old = _old_records(root, cid)
-            counts["old_records"] += len(old)
-            claimed = {r["id"]: key for key, r in old.items() if r.get("id")}
-            session = ArchiveSession(root=out, crawl_id=cid)
-            writer = RecordsWriter(session, max_records=max_records)
-            emitted: set[str] = set()
-            paired: set[tuple[str, int]] = set()
-            try:
-                for page, (fields, reason) in _extract_all(
-                        iter_pages(root, cid, diff.skipped), old, pool, n, time_budget):
-                    counts["captures"] += 1
-                    key = _pointer_key(page.pointer)
-                    prev = old.get(key)
-                    if prev is not None:
-                        paired.add(key)
-                    if fields is None:
-                        diff.skipped[reason] += 1
+        with CaptureIndex(archive) as captures:
+            for cid in ids:
+                old = _old_records(archive, cid)
+                counts["old_records"] += len(old)
+                claimed = {r["id"]: key for key, r in old.items() if r.get("id")}
+                session = output.session(cid)
+                writer = RecordsWriter(session, max_records=max_records)
+                emitted: set[str] = set()
+                paired: set[tuple[str, int]] = set()
+                try:
+                    for page, (fields, reason) in _extract_all(
+                            iter_pages(captures, cid, diff.skipped), old, pool, n, time_budget):
+                        counts["captures"] += 1
+                        key = _pointer_key(page.pointer)
+                        prev = old.get(key)
                         if prev is not None:
-                            diff.count(prev.get("domain"), "removed",
-                                       {"url": prev.get("url"), "reason": reason})
-                        continue
-                    record = build_record(_item(page, prev), fields, cid)
-                    rid = record["id"]
-                    if rid in emitted or claimed.get(rid, key) != key:
-                        # The same article under another capture: the crawl kept one, so do we
-                        # (the one the crawl kept, when we know it).
-                        diff.skipped["duplicate_url"] += 1
-                        continue
-                    emitted.add(rid)
-                    writer.write(record)
-                    counts["new_records"] += 1
-                    extractor = extractor or record.get("extractor")
-                    _compare(diff, prev, record)
-                    if progress:
-                        progress(counts["captures"], counts["new_records"])
-            finally:
-                writer.close()
-                files.extend(session.files)
-            for key, prev in old.items():
-                if key not in paired:
-                    diff.count(prev.get("domain"), "removed",
-                               {"url": prev.get("url"), "reason": "capture_not_found"})
+                            paired.add(key)
+                        if fields is None:
+                            diff.skipped[reason] += 1
+                            if prev is not None:
+                                diff.count(prev.get("domain"), "removed",
+                                           {"url": prev.get("url"), "reason": reason})
+                            continue
+                        record = build_record(_item(page, prev), record_fields(fields), cid)
+                        rid = record["id"]
+                        if rid in emitted or claimed.get(rid, key) != key:
+                            # The same article under another capture: the crawl kept one, so do
+                            # we (the one the crawl kept, when we know it).
+                            diff.skipped["duplicate_url"] += 1
+                            continue
+                        emitted.add(rid)
+                        writer.write(record)
+                        counts["new_records"] += 1
+                        extractor = extractor or record.get("extractor")
+                        _compare(diff, prev, record)
+                        if progress:
+                            progress(counts["captures"], counts["new_records"])
+                finally:
+                    writer.close()
+                    files.extend(session.files)
+                for key, prev in old.items():
+                    if key not in paired:
+                        diff.count(prev.get("domain"), "removed",
+                                   {"url": prev.get("url"), "reason": "capture_not_found"})
+        seconds = time.monotonic() - started
+        report = _report(archive, output.uri, ids, diff, counts, files, extractor, seconds, n)
+        report_path = output.write_report(report)
+        output.finish()
     finally:
         if pool is not None:
             pool.close()
-    seconds = time.monotonic() - started
-    report = _report(root, out, ids, diff, counts, files, extractor, seconds, n)
-    out.mkdir(parents=True, exist_ok=True)
-    report_path = out / REPORT_NAME
-    tmp = report_path.with_name(REPORT_NAME + ".open")
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(report_path)
+        output.close()
     return Result(out=out, report=report, report_path=report_path)
 
 
-def _old_records(root: Path, crawl_id: str) -> dict[tuple[str, int], dict]:
+def _old_records(root: Archive, crawl_id: str) -> dict[tuple[str, int], dict]:
     """The crawl's records by the capture they came from (only what pairing and the diff use)."""
     keep = ("id", "url", "final_url", "domain", "text_sha1", "discovered_via", "fetched_at")
     old = {}
@@ -372,13 +521,13 @@ def _extract_all(pages: Iterator[Page], old: dict, pool: _Pool | None, workers: 
         yield take()
 
 
-def _report(root: Path, out: Path, ids: list[str], diff: Diff, counts: Counter, files: list[dict],
-            extractor: dict | None, seconds: float, workers: int) -> dict:
+def _report(archive: Archive, out: str, ids: list[str], diff: Diff, counts: Counter,
+            files: list[dict], extractor: dict | None, seconds: float, workers: int) -> dict:
     totals = diff.totals()
     both = totals["same"] + totals["changed"]
     return {
-        "source": str(root.resolve()),
-        "out": str(out.resolve()),
+        "source": archive.uri if archive.remote else str(Path(archive.uri).resolve()),
+        "out": out if is_s3_uri(out) else str(Path(out).resolve()),
         "crawl_ids": ids,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "extractor": extractor,

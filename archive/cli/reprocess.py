@@ -1,4 +1,8 @@
-"""``newsarchive reprocess ARCHIVE --out URI``: re-run extraction over the WARCs, no network."""
+"""``newsarchive reprocess ARCHIVE --out URI``: re-run extraction over the WARCs, no network.
+
+ARCHIVE and URI are local folders or ``s3://bucket/prefix`` (the extraction itself never touches
+the network; reading and writing the bucket is this process's job, not the workers').
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Re-extract every archived HTML response of ARCHIVE with the installed "
         "extraction, without any network access, and write new records (same schema) under "
         "--out/articles/<crawl_id>/, plus --out/reprocess-report.json: by domain, how many "
-        "records kept the same text, changed, were added or removed (with reasons).",
+        "records kept the same text, changed, were added or removed (with reasons). S3 "
+        "credentials and endpoint come from the AWS_* environment (docs/s3.md).",
     )
-    p.add_argument("archive", help="archive folder (the crawl's --out)")
-    p.add_argument("--out", required=True, help="folder for the new records and report")
+    p.add_argument("archive", help="archive folder or s3://bucket/prefix (the crawl's --out)")
+    p.add_argument("--out", required=True,
+                   help="folder for the new records and report, or a new s3://bucket/prefix")
     p.add_argument("--crawl", action="append", dest="crawl_ids", metavar="CRAWL_ID",
                    help="only this crawl (repeatable; default: every crawl)")
     p.add_argument("--workers", type=int, default=0,
@@ -48,16 +54,15 @@ def summary(report: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from archive.export_progress import Progress
-    from archive.reprocess import ReprocessError, reprocess
+    from archive.reprocess import ReprocessError, UploadError, reprocess
+    from pipelines.storage import StorageError
 
-    for name, value in (("ARCHIVE", args.archive), ("--out", args.out)):
-        if str(value).startswith("s3://"):
-            print(f"newsarchive reprocess: {name} must be a local folder", file=sys.stderr)
-            return 2
     if args.workers < 0 or args.timeout <= 0:
         print("newsarchive reprocess: --workers must be >= 0 and --timeout > 0", file=sys.stderr)
         return 2
-    archive, out = Path(args.archive), Path(args.out)
+    # Strings, not Paths, for s3:// URIs: Path("s3://b/p") would collapse to "s3:/b/p".
+    archive = args.archive if args.archive.startswith("s3://") else Path(args.archive)
+    out = args.out if args.out.startswith("s3://") else Path(args.out)
     progress = Progress()
     progress.stage("reprocess")
     try:
@@ -68,6 +73,14 @@ def run(args: argparse.Namespace) -> int:
         progress.done()
         print(f"newsarchive reprocess: {e}", file=sys.stderr)
         return 2
+    except UploadError as e:
+        progress.done()
+        print(f"newsarchive reprocess: {e}", file=sys.stderr)
+        return 1
+    except StorageError as e:
+        progress.done()
+        print(f"newsarchive reprocess: cannot read or write the store: {e}", file=sys.stderr)
+        return 1
     except OSError as e:
         progress.done()
         print(f"newsarchive reprocess: could not write {out}: {e}", file=sys.stderr)

@@ -232,7 +232,8 @@ def test_unservable_archive_is_a_usage_error(tmp_path, capsys, layout):
     assert len(err) == 1 and err[0].startswith("newsarchive replay: ")
 
 
-@pytest.mark.parametrize("argv", [[], ["s3://bucket/archive"], ["{archive}", "--port", "70000"]])
+@pytest.mark.parametrize("argv", [[], ["s3://"], ["s3://key:secret@bucket/p"],
+                                  ["{archive}", "--port", "70000"]])
 def test_bad_arguments_are_usage_errors(archive, capsys, argv):
     assert _run_cli([a.format(archive=archive.root) for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -192,20 +192,22 @@ def test_cli_prints_a_summary(crawled, tmp_path, capsys):
     assert "reprocess-report.json" in out
 
 
-@pytest.mark.parametrize("case", ["no-archive", "out-in-articles", "unknown-crawl", "s3"])
+@pytest.mark.parametrize("case", ["no-archive", "out-in-articles", "unknown-crawl", "s3-uri"])
 def test_bad_usage_exits_2(crawled, tmp_path, capsys, case):
     root, _ = crawled
     argv = {
         "no-archive": [str(tmp_path / "nothing"), "--out", str(tmp_path / "o")],
         "out-in-articles": [str(root), "--out", str(root / "articles" / "new")],
         "unknown-crawl": [str(root), "--out", str(tmp_path / "o"), "--crawl", "20990101T000000Z-x"],
-        "s3": [str(root), "--out", "s3://bucket/prefix"],
+        "s3-uri": [str(root), "--out", "s3://key:secret@bucket/prefix"],
     }[case]
     assert run_cli(*argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("newsarchive reprocess: ")
     if case == "out-in-articles":
         assert not (root / "articles" / "new").exists()
+    if case == "s3-uri":
+        assert "credentials do not go in the s3:// URI" in err[0] and "secret" not in err[0]
 
 
 def test_reprocess_refuses_to_write_into_the_archive(crawled):
