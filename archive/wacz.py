@@ -8,6 +8,10 @@ the index's ``filename`` must say so, unlike our ``index/*.cdxj`` whose names ar
 timestamp *of its WARC response record* (ReplayWeb.page opens a page by URL + timestamp, so
 they must name a real capture), the record's title and its extracted text, which is what
 ReplayWeb.page's full-text search reads.
+
+An ``s3://bucket/prefix`` archive is copied down first (the chosen crawls' WARCs and record
+files, into a temporary folder): a WACZ holds its WARCs whole anyway. ``out`` may be an
+``s3://bucket/key.wacz``: the file is made locally, then uploaded and checked (size + ETag).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.records import iter_records
+from archive.storage import Archive, open_archive, project_settings
 from archive.warcrecord import RecordNotFound, read_record
+from pipelines.storage import S3Location, S3Storage, StorageConfigError, is_s3_uri
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles", "hasText": True}
 
@@ -31,9 +37,13 @@ class WaczError(Exception):
     """The archive cannot be packaged as asked (nothing to package, name clash): exit code 2."""
 
 
+class WaczInvalid(RuntimeError):
+    """py-wacz's own validation rejects the file made: exit code 1."""
+
+
 @dataclass
 class WaczResult:
-    path: Path
+    path: Path | str  # the file written, or the s3:// URI it was uploaded to
     warcs: int
     pages: int
     skipped: int  # records whose WARC response could not be found
@@ -109,19 +119,75 @@ def _run_pywacz(argv: list[str]) -> tuple[int, str]:
 
 
 def create_wacz(
-    root: Path,
-    out: Path,
+    root: Path | str,
+    out: Path | str,
     *,
     crawl_ids: Iterable[str] | None = None,
     title: str | None = None,
     description: str | None = None,
+    validate: bool = False,
 ) -> WaczResult:
-    root = Path(root)
+    """Package ``root`` (a local folder or ``s3://bucket/prefix``) as ``out`` (a local ``.wacz``
+    or ``s3://bucket/key.wacz``). With ``validate``, a file that ``wacz validate`` rejects is
+    never given its name (nor uploaded): :class:`WaczInvalid` is raised.
+    """
     crawl_ids = list(crawl_ids) if crawl_ids is not None else None
+    try:
+        archive = open_archive(root)
+        remote_out = S3Location.parse(str(out)) if is_s3_uri(out) else None
+    except StorageConfigError as e:
+        raise WaczError(str(e)) from None
+    if remote_out is not None and not remote_out.prefix.endswith(".wacz"):
+        raise WaczError(f"{out}: name the file, s3://bucket/key.wacz")
+    with tempfile.TemporaryDirectory(prefix="newsarchive-wacz-") as tmp:
+        if archive.remote:
+            local_root = copy_down(archive, Path(tmp) / "archive", crawl_ids)
+            title = title or f"newsarchive: {archive.uri.rstrip('/').rsplit('/', 1)[-1]}"
+        else:
+            local_root = Path(root)
+        if remote_out is None:
+            return _package(local_root, Path(out), crawl_ids, title, description, validate)
+        staged = Path(tmp) / "out" / remote_out.prefix.rsplit("/", 1)[-1]
+        result = _package(local_root, staged, crawl_ids, title, description, validate)
+        return _upload(result, staged, remote_out)
+
+
+def copy_down(archive: Archive, dest: Path, crawl_ids: Iterable[str] | None = None) -> Path:
+    """The crawls' finished WARCs and record files, copied into ``dest`` in the archive layout."""
+    wanted = None if crawl_ids is None else set(crawl_ids)
+    try:
+        rels = archive.list("warc/") + archive.list("articles/")
+    except FileNotFoundError as e:
+        raise WaczError(str(e)) from None
+    for rel in rels:
+        parts = rel.split("/")
+        if len(parts) != 3 or (wanted is not None and parts[1] not in wanted):
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        archive.download(rel, target)
+    dest.mkdir(parents=True, exist_ok=True)
+    return dest
+
+
+def _upload(result: WaczResult, staged: Path, location: S3Location) -> WaczResult:
+    """Upload the finished file to ``location`` (its key) and check it, as a crawl's files are."""
+    parent, _, name = location.prefix.rpartition("/")
+    folder = S3Location(location.bucket, parent)
+    storage = S3Storage.from_settings(folder.uri, project_settings(), spool=staged.parent)
+    storage.store(name, "wacz")
+    report = storage.close()
+    if report.failed:
+        raise OSError(f"could not upload to {location.uri}: {report.failed[name]}")
+    return WaczResult(path=location.uri, warcs=result.warcs, pages=result.pages,
+                      skipped=result.skipped)
+
+
+def _package(root: Path, out: Path, crawl_ids: list[str] | None, title: str | None,
+             description: str | None, validate: bool) -> WaczResult:
     warcs = warc_files(root, crawl_ids)
     if not warcs:
         raise WaczError(f"{root}: no WARC files to package")
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".open")
     with tempfile.TemporaryDirectory(prefix="newsarchive-wacz-") as tmp:
@@ -136,6 +202,12 @@ def create_wacz(
         partial.unlink(missing_ok=True)
         last = chatter.strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"py-wacz create failed ({code}): {last[0]}")
+    if validate:
+        ok, text = validate_wacz(partial)
+        if not ok:
+            partial.unlink(missing_ok=True)
+            raise WaczInvalid(f"{out} does not validate: "
+                              f"{(text.strip().splitlines() or ['no output'])[-1]}")
     partial.replace(out)
     return WaczResult(path=out, warcs=len(warcs), pages=n_pages, skipped=skipped)
 
