@@ -363,9 +363,9 @@ class WarcFileWriter:
             name = f"NEWSARCHIVE-{stamp}-{self._serial:05d}-{self.hostname}.warc.gz"
             self._serial += 1
             rel = f"warc/{self.session.crawl_id}/{name}"
-            final = self.session.path(rel)
-            # A resumed crawl keeps its crawl_id and restarts serials: never overwrite.
-            if not final.exists() and not os.path.exists(f"{final}.open"):
+            # A resumed crawl keeps its crawl_id and restarts serials: never overwrite. The
+            # session knows the remote store too: on S3, an uploaded file has left the spool.
+            if not self.session.exists(rel) and not os.path.exists(f"{self.session.path(rel)}.open"):
                 return rel
 
     def _open_file(self, path: str) -> BinaryIO:

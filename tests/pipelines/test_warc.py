@@ -472,3 +472,26 @@ def test_bad_arguments() -> None:
         make_writer(Path("/nonexistent"), gzip_level=10)
     with pytest.raises(ValueError):
         make_writer(Path("/nonexistent"), max_size=0)
+
+
+def test_resumed_crawl_to_s3_never_reuses_a_name_already_in_the_bucket(tmp_path: Path) -> None:
+    """On S3 an uploaded WARC has left the spool: the bucket is asked, not only the disk."""
+    from scrapy.settings import Settings
+
+    from pipelines.storage import S3Storage
+    from tests.support.s3 import moto_s3
+
+    with moto_s3() as s3:
+        s3.put(f"prefix/{REL}", b"an earlier run's file, uploaded")
+        spool = tmp_path / "spool"
+        storage = S3Storage.from_settings(s3.uri(), Settings(s3.settings), spool=spool)
+        session = ArchiveSession(root=spool, crawl_id=CRAWL_ID, storage=storage)
+        assert not (spool / REL).exists() and session.exists(REL)
+        writer = make_writer(spool, session=session)
+        pointer = writer.write_exchange(make_exchange())
+        writer.close()
+        report = session.close()
+        assert report.ok and report.uploaded == 1
+        assert pointer["file"] == f"warc/{CRAWL_ID}/NEWSARCHIVE-20240102030405-00001-crawler1.warc.gz"
+        assert s3.get(f"prefix/{REL}") == b"an earlier run's file, uploaded"
+        assert s3.list_keys(f"prefix/warc/{CRAWL_ID}/") == [f"prefix/{REL}", f"prefix/{pointer['file']}"]
