@@ -53,7 +53,6 @@ from pipelines.record import build_record
 from pipelines.records import RecordsWriter
 from pipelines.session import ArchiveSession
 from pipelines.storage import (
-    MANIFEST_KIND,
     S3Location,
     S3Storage,
     StorageConfigError,
@@ -256,6 +255,11 @@ class _Output:
         return ArchiveSession(root=self.root, crawl_id=crawl_id, storage=self.storage)
 
     def write_report(self, report: dict) -> Path | str:
+        """Write the report; for S3, once every record file is up (else UploadError), upload it.
+
+        The uploader orders a crawl's files, not files across crawls, so the records' uploads
+        are waited for here, and the report goes up on its own afterwards.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / REPORT_NAME
         tmp = path.with_name(REPORT_NAME + ".open")
@@ -263,18 +267,15 @@ class _Output:
         tmp.replace(path)
         if self.storage is None:
             return path
-        # A "manifest" is uploaded only after every file queued before it is: the report in the
-        # bucket means every record file is there.
-        self.storage.store(REPORT_NAME, MANIFEST_KIND)
+        records = self.storage.close()
+        if records.failed:
+            raise UploadError(_upload_failure(records))
+        self.storage = S3Storage.from_settings(self.uri, project_settings(), spool=self.root)
+        self.storage.store(REPORT_NAME, "report")
+        last = self.storage.close()
+        if last.failed:
+            raise UploadError(_upload_failure(last))
         return self.storage.location.uri_of(REPORT_NAME)
-
-    def finish(self) -> None:
-        """Wait for the uploads; raise UploadError naming what did not reach the store."""
-        if self.storage is None:
-            return
-        report = self.storage.close()
-        if report.failed:
-            raise UploadError(_upload_failure(report))
 
     def close(self) -> None:
         if self._tmp is not None:
@@ -410,7 +411,6 @@ def reprocess(
         seconds = time.monotonic() - started
         report = _report(archive, output.uri, ids, diff, counts, files, extractor, seconds, n)
         report_path = output.write_report(report)
-        output.finish()
     finally:
         if pool is not None:
             pool.close()
