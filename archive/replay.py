@@ -73,8 +73,9 @@ class CaptureIndex:
 
     Lookups binary-search index files, which must be local (``mmap``). A local archive's are used
     in place (found afresh on each lookup, so a crawl finishing meanwhile shows up); an S3
-    archive's are downloaded once, into a temporary folder, when first needed, and its records
-    are read with one ranged GET each. Open one for many lookups and close it (or use ``with``).
+    archive's are downloaded once, into a temporary folder, at the first lookup (not before: a
+    re-extraction that meets no revisit never needs them), and its records are read with one
+    ranged GET each. Open one for many lookups and close it (or use ``with``).
     """
 
     def __init__(self, root: Path | str | Archive) -> None:
@@ -90,6 +91,12 @@ class CaptureIndex:
             self._tmp = tempfile.TemporaryDirectory(prefix="newsarchive-cdxj-")
             self._downloaded = download_indexes(self.archive, Path(self._tmp.name))
         return self._downloaded
+
+    def has_indexes(self) -> bool:
+        """Whether there is any index to look in, without downloading an S3 archive's."""
+        if self._downloaded is not None or self.archive.local_path("") is not None:
+            return bool(self.index_files())
+        return bool(index_rels(self.archive))
 
     def close(self) -> None:
         if self._tmp is not None:

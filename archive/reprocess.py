@@ -153,7 +153,7 @@ def iter_pages(root: Path | str | Archive | CaptureIndex, crawl_id: str,
         captures = root if isinstance(root, CaptureIndex) else stack.enter_context(
             CaptureIndex(root))
         archive = captures.archive
-        has_index = bool(captures.index_files())
+        has_index = captures.has_indexes()
         for rel in archive_warc_files(archive, crawl_id):
             with archive.open(rel) as stream:
                 try:

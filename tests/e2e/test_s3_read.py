@@ -375,8 +375,14 @@ def test_reprocess_from_the_bucket_into_the_bucket(store: Store, tmp_path: Path)
     assert sorted(whole) == sorted(f"{PREFIX}/{c.warc_file}" for c in
                                    {c.warc_file: c for c in store.local.captures}.values())
     assert [r for r in store.requests("GET", f"{PREFIX}/warc/") if r.range]
+    assert len(store.requests("GET", f"{PREFIX}/index/")) == 2  # once, for the revisit
     puts = [r.key for r in store.requests("PUT", "reprocessed/")]
     assert puts[-1] == "reprocessed/reprocess-report.json"
+    # a crawl without revisits needs no index: none is downloaded
+    store.log.clear()
+    first = reprocess(store.uri, tmp_path / "first-crawl", crawl_ids=[CRAWL_1], workers=1)
+    assert first.report["totals"]["new_records"] == 12
+    assert store.requests("GET", f"{PREFIX}/index/") == []
     # a second run into the same prefix is refused before any work
     with pytest.raises(ReprocessError, match="already holds files"):
         reprocess(store.uri, out, workers=1)
