@@ -63,6 +63,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): sees every raw
     # exchange, redirects included, before bodies are decoded.
     "crawler.middlewares.capture.WarcCaptureMiddleware": 950,
+    # Drops the queued links of a discovery document found to be dead, before robots.txt (100).
+    "crawler.middlewares.breaker.SourceBreakerMiddleware": 50,
     # Off unless NEWSARCHIVE_ARCHIVESOURCE_ENABLED: serves responses from an archive (offline runs).
     "crawler.middlewares.archive_source.ArchiveSourceMiddleware": 900,
 }
@@ -166,3 +168,7 @@ NEWSARCHIVE_FRONTIER_WORKER_TIMEOUT = 60.0  # seconds without a heartbeat before
 NEWSARCHIVE_FRONTIER_HEARTBEAT = 5.0  # seconds between heartbeats / idle checks
 NEWSARCHIVE_FRONTIER_PAGE_TTL = 600.0  # seconds a homepage, section, feed or sitemap URL counts as seen
 NEWSARCHIVE_FRONTIER_ARTICLE_TTL = 21600.0  # seconds an article URL counts as seen
+
+# A feed's or sitemap's links are abandoned after this many of them failed for good (4xx) with
+# none working: a stale or generated sitemap costs a few dozen requests, not 50,000. 0 = off.
+NEWSARCHIVE_DISCOVERY_BREAKER_FAILURES = 25

@@ -32,6 +32,7 @@ from scrapy.utils.response import get_base_url
 from twisted.python.failure import Failure
 
 from crawler import discovery
+from crawler.middlewares.breaker import BROKEN_SOURCE
 from crawler.sites import SiteConfig, load_sites
 from crawler.state import FAILED, RECORDED, REJECTED, CrawlState, state_from_crawler
 from crawler.urlpolicy import (
@@ -118,6 +119,10 @@ class NewsSpider(scrapy.Spider):
         # news sitemap still gets the sitemap's date and title (the dupefilter drops the 2nd request).
         self._via: dict[str, dict] = {}
         self.articles_scheduled = 0
+        # Discovery documents whose links are dead (see crawler/middlewares/breaker.py), and
+        # per document [links that worked, links that failed for good].
+        self.broken_sources: set[str] = set()
+        self._source_health: dict[str, list[int]] = {}
         self.state: CrawlState | None = None
         # Discovery documents handled in this run, so that replaying the children of unchanged
         # documents cannot loop (a homepage's section links back to the homepage).
@@ -134,6 +139,7 @@ class NewsSpider(scrapy.Spider):
         spider.since = parse_age(s.get("NEWSARCHIVE_SINCE"))
         spider.follow_links = s.getbool("NEWSARCHIVE_DISCOVERY_FOLLOW_LINKS", True)
         spider.max_depth = s.getint("NEWSARCHIVE_DISCOVERY_MAX_DEPTH", 3)
+        spider.breaker_failures = s.getint("NEWSARCHIVE_DISCOVERY_BREAKER_FAILURES", 25)
         spider.follow_article_links = s.getbool("NEWSARCHIVE_DISCOVERY_FOLLOW_ARTICLE_LINKS", False)
         spider.robots_sitemaps = s.getbool("NEWSARCHIVE_DISCOVERY_ROBOTS_SITEMAPS", True)
         spider.max_sitemap_urls = s.getint("NEWSARCHIVE_DISCOVERY_MAX_SITEMAP_URLS", 50000)
@@ -382,6 +388,8 @@ class NewsSpider(scrapy.Spider):
         if ctype and not any(t in ctype for t in ("html", "xml", "text/plain")):
             self._skip("not_html", response)
             return
+        if role == "article":
+            self._source_result(response.meta.get("newsarchive_via"), ok=True)
         if discovery.sniff(response.body, ctype, response.url) in ("feed", "sitemap"):
             # A feed or sitemap reached by a link (a "Sitemap" footer link, an RSS icon): read it
             # as what it is, not as a page.
@@ -552,6 +560,8 @@ class NewsSpider(scrapy.Spider):
             reason = f"http_{status}"
         elif failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
             reason = "robots_txt"
+        elif failure.check(IgnoreRequest) and BROKEN_SOURCE in str(failure.value):
+            reason = "broken_source"
         elif failure.check(IgnoreRequest) and "max redirections" in str(failure.value):
             reason = "redirect_limit"
         elif failure.check(DownloadCancelledError) or (
@@ -562,16 +572,33 @@ class NewsSpider(scrapy.Spider):
             reason = f"download_error/{failure.type.__name__}"
         self.stats.inc_value(f"newsarchive/skipped/{reason}")
         self.logger.info("Skipped %s: %s", request.url, reason)
+        if request.meta.get("newsarchive_role") == "article" and status is not None and status < 500 \
+                and status not in _TRANSIENT_STATUS:
+            self._source_result(request.meta.get("newsarchive_via"), ok=False)
         if self.state is not None and request.meta.get("newsarchive_role") == "article":
             self._article_failed(request, reason, status)
         if failure.check(CloseSpider):
             raise failure.value
 
+    def _source_result(self, via: dict | None, *, ok: bool) -> None:
+        """Track whether a feed's or sitemap's links work; trip the breaker on a dead one."""
+        if not via or via.get("kind") not in ("feed", "sitemap", "news_sitemap") or not via.get("source"):
+            return
+        source = via["source"]
+        health = self._source_health.setdefault(source, [0, 0])
+        health[0 if ok else 1] += 1
+        if (self.breaker_failures > 0 and source not in self.broken_sources
+                and health[0] == 0 and health[1] >= self.breaker_failures):
+            self.broken_sources.add(source)
+            self.stats.inc_value("newsarchive/discovery/broken_sources")
+            self.logger.warning("Discovery document %s: its first %d links are dead and none worked; "
+                                "the rest of its links are skipped (broken_source)", source, health[1])
+
     def _article_failed(self, request: Request, reason: str, status: int | None) -> None:
         """An answer that will not change (a 404, robots.txt) is final; anything else is tried
         again by the next runs, up to ``NEWSARCHIVE_STATE_MAX_ATTEMPTS`` times."""
         assert self.state is not None
-        final = reason == "robots_txt" or (status is not None and status < 500
+        final = reason in ("robots_txt", "broken_source") or (status is not None and status < 500
                                            and status not in _TRANSIENT_STATUS)
         article_id = request.meta.get("newsarchive_refetch")
         if article_id:

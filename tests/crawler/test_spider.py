@@ -157,3 +157,45 @@ def test_looks_like_article_and_parse_age():
     assert parse_age(None) is None
     with pytest.raises(ValueError):
         parse_age("yesterday")
+
+
+def test_a_sitemap_whose_links_are_dead_trips_the_breaker():
+    from scrapy.exceptions import IgnoreRequest
+    from scrapy.spidermiddlewares.httperror import HttpError
+    from twisted.python.failure import Failure
+
+    from crawler.middlewares.breaker import SourceBreakerMiddleware
+
+    spider = make_spider(NEWSARCHIVE_DISCOVERY_BREAKER_FAILURES=3)
+    mw = SourceBreakerMiddleware(spider.crawler)
+    via = {"kind": "sitemap", "source": f"{BASE}/sitemap.xml", "published": None, "title": None}
+
+    def dead(i):
+        req = Request(f"{BASE}/2026/11/29/gone-{i}.html", meta={"newsarchive_site": 0, "newsarchive_role": "article",
+                                                               "newsarchive_via": via})
+        resp = HtmlResponse(req.url, status=404, body=b"", request=req)
+        try:
+            raise HttpError(resp, "404")
+        except HttpError:
+            failure = Failure()
+        failure.request = req
+        return req, failure
+
+    for i in range(2):
+        spider.on_error(dead(i)[1])
+    assert mw.process_request(dead(9)[0]) is None, "two dead links are not yet a dead sitemap"
+    spider.on_error(dead(2)[1])
+    with pytest.raises(IgnoreRequest, match="broken discovery source"):
+        mw.process_request(dead(10)[0])
+    other = Request(f"{BASE}/a.html", meta={"newsarchive_via": {**via, "source": f"{BASE}/feed.xml"}})
+    assert mw.process_request(other) is None
+    assert spider.crawler.stats.get_value("newsarchive/discovery/broken_sources") == 1
+
+
+def test_a_sitemap_with_working_links_is_never_broken():
+    spider = make_spider(NEWSARCHIVE_DISCOVERY_BREAKER_FAILURES=2)
+    via = {"kind": "sitemap", "source": f"{BASE}/sitemap.xml"}
+    spider._source_result(via, ok=True)
+    for _ in range(5):
+        spider._source_result(via, ok=False)
+    assert not spider.broken_sources
