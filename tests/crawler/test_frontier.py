@@ -233,7 +233,7 @@ def test_registry_publishes_counts_rates_and_totals(client):
 def test_heartbeat_thread_keeps_a_worker_alive_and_its_death_is_seen(client):
     reg = WorkerRegistry(client, KEYS, "w1", timeout=0.6, interval=0.1)
     other = WorkerRegistry(client, KEYS, "w2", timeout=0.6, interval=0.1)
-    reg.register()
+    reg.register()  # (the thread is stopped below)
     time.sleep(1.0)  # longer than the TTL: only the thread keeps the key
     assert other.dead_workers() == []
     reg.heartbeat._stop.set()  # the process "dies": no more beats, nobody cleans up
@@ -256,6 +256,21 @@ def test_rates_are_per_minute_over_the_window():
 # --- the scheduler --------------------------------------------------------------------------------
 
 
+_made: list[FrontierScheduler] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_schedulers():
+    """Schedulers built here must not tick (LoopingCall) or beat (thread) into later tests."""
+    yield
+    while _made:
+        s = _made.pop()
+        if s._loop is not None and s._loop.running:
+            s._loop.stop()
+        if s.registry is not None:
+            s.registry.heartbeat._stop.set()
+
+
 def make_scheduler(redis_url, tmp_path, crawl_id: str) -> tuple[FrontierScheduler, scrapy.Spider]:
     crawler = get_crawler(NewsLike, {
         "NEWSARCHIVE_FRONTIER_URL": redis_url, "NEWSARCHIVE_OUT": str(tmp_path / crawl_id),
@@ -270,6 +285,7 @@ def make_scheduler(redis_url, tmp_path, crawl_id: str) -> tuple[FrontierSchedule
         schedule=lambda: None)))
     scheduler = FrontierScheduler.from_crawler(crawler)
     scheduler.open(spider)
+    _made.append(scheduler)
     return scheduler, spider
 
 

@@ -168,12 +168,15 @@ def test_a_killed_worker_s_work_is_finished_by_the_other(generated, tmp_path, re
     victim_id = None
 
     def victim_has_recorded() -> bool:
+        """At a heartbeat (not as a record is written: a kill then is no more likely than at
+        any other moment)."""
         nonlocal victim_id
         for raw_id, raw in client.hgetall(KEYS.workers).items():
             entry = json.loads(raw)
             if entry.get("pid") == victim.proc.pid:
                 victim_id = raw_id.decode()
-        return victim_id is not None and len(victim.unfinished_records()) >= 10
+                return entry["counts"]["records"] >= 10
+        return False
 
     wait_for(victim_has_recorded, 60, "the victim to record 10 articles", [survivor, victim])
     victim.proc.send_signal(signal.SIGKILL)
@@ -192,8 +195,10 @@ def test_a_killed_worker_s_work_is_finished_by_the_other(generated, tmp_path, re
     assert set(counts) >= set(generated.article_urls), "an article was lost with the killed worker"
     # The killed worker registered each record in the shared state right after writing it: the
     # survivor, fetching again what was in flight, finds those recorded and does not record them.
+    # The one gap is a kill between the two (one Redis round trip): then only the last record
+    # the killed worker wrote can be recorded again.
     twice = {u for u, n in counts.items() if n > 1}
-    assert not twice, f"recorded twice ({len(twice & in_flight)} of them in flight at the kill): {twice}"
+    assert twice <= {dead[-1]["url"]} & in_flight, f"recorded twice: {twice}"
     assert_frontier_empty(client)
     print(f"\nkilled worker: {len(dead)} records in its .open files, {len(in_flight)} requests in flight "
           f"requeued; survivor: {len(survived)} records; recorded twice: {len(twice)}")
