@@ -93,6 +93,19 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
         pa.struct([("name", pa.string()), ("version", pa.string()), ("options", pa.string())]),
         "text extractor name, version and options (options as a JSON string in Parquet)",
     ),
+    ("version", pa.int64(), "1 for the first record of an article; n+1 when an update changed its text"),
+    (
+        "previous",
+        pa.struct(
+            [
+                ("crawl_id", pa.string()),
+                ("file", pa.string()),
+                ("offset", pa.int64()),
+                ("length", pa.int64()),
+            ]
+        ),
+        "the record this version supersedes (null for version 1)",
+    ),
     ("schema_version", pa.int64(), "record schema version (1)"),
 ]
 

@@ -103,7 +103,7 @@ def build_index(
         rel = index_rel(cid)
         out = session.open_path(rel)
         try:
-            CDXJIndexer(
+            _Indexer(
                 str(out),
                 [str(f) for f in files],
                 sort=True,
@@ -121,10 +121,21 @@ def build_index(
     return built
 
 
+class _Indexer(CDXJIndexer):
+    """cdxj-indexer, minus server-not-modified revisits, as the live index writes it: such a
+    record holds a 304's headers and no payload, which replay would serve as an empty page."""
+
+    def filter_record(self, record) -> bool:
+        if (record.rec_type == "revisit"
+                and (record.rec_headers.get_header("WARC-Profile") or "").endswith("/server-not-modified")):
+            return False
+        return super().filter_record(record)
+
+
 def _index_warc(archive: Archive, rel: str, run: Path) -> Path:
     """Sorted CDXJ lines of one WARC, streamed from the archive into a run file."""
     with archive.open(rel) as stream:
-        CDXJIndexer(
+        _Indexer(
             str(run),
             [stream],  # a file object: cdxj-indexer reads it as it is
             sort=True,

@@ -388,6 +388,10 @@ def reprocess(
                                            {"url": prev.get("url"), "reason": reason})
                             continue
                         record = build_record(_item(page, prev), record_fields(fields), cid)
+                        if prev is not None:
+                            # The article's history is the crawl's, not the re-extraction's.
+                            record["version"] = prev.get("version") or 1
+                            record["previous"] = prev.get("previous")
                         rid = record["id"]
                         if rid in emitted or claimed.get(rid, key) != key:
                             # The same article under another capture: the crawl kept one, so do

@@ -106,6 +106,8 @@ def make_record(
                  "payload_digest": "sha1:AAAA"},
         "crawl_id": crawl_id,
         "extractor": {"name": "trafilatura", "version": "2.3.1", "options": {"favor_precision": True}},
+        "version": 1,
+        "previous": None,
         "schema_version": 1,
     }
     record.update(extra)

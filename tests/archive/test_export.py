@@ -101,8 +101,8 @@ def read_rows(out: Path) -> list[dict]:
 
 def read_csv(path: Path, fields: list[str]) -> list[dict]:
     """CSV back to typed rows: JSON cells for nested values, ints for int columns."""
-    nested = {"authors", "tags", "images", "links", "discovered_via", "warc", "extractor"}
-    ints = {"word_count", "http_status", "schema_version"}
+    nested = {"authors", "tags", "images", "links", "discovered_via", "warc", "extractor", "previous"}
+    ints = {"word_count", "http_status", "schema_version", "version"}
     out = []
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
