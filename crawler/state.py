@@ -706,7 +706,13 @@ def update_schedule(settings: BaseSettings) -> tuple[float, ...]:
     return tuple(parse_duration(v) for v in items if str(v).strip())
 
 
-def open_state(settings: BaseSettings) -> SqliteCrawlState:
+def open_state(settings: BaseSettings) -> CrawlState:
+    """The crawl state: SQLite under the archive by default, Redis when the crawl shares a
+    frontier (several processes must see one another's articles and poll times)."""
+    if settings.get("NEWSARCHIVE_FRONTIER_URL"):
+        from crawler.frontier_state import open_frontier_state
+
+        return open_frontier_state(settings)
     directory = state_dir(settings)
     return SqliteCrawlState(
         directory / STATE_FILE,

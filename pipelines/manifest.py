@@ -69,7 +69,10 @@ def recorded_settings(settings) -> dict[str, Any]:
     for name in names:
         if SECRET.search(name):
             continue
-        out[name] = _jsonable(settings.get(name))
+        value = settings.get(name)
+        if isinstance(value, str) and "://" in value:
+            value = strip_userinfo(value)  # redis://user:password@host, s3 endpoints with keys
+        out[name] = _jsonable(value)
     return out
 
 

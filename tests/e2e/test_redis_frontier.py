@@ -224,8 +224,6 @@ def test_claims_are_held_until_items_are_through_the_pipelines(generated, tmp_pa
     assert "probe/claim_missing" not in stats
 
 
-@pytest.mark.xfail(strict=True, reason="crawler.state.open_state does not open the Redis state yet: the change "
-                   "is requested in issue 9's report (remove this mark with it)")
 def test_crawl_state_follows_the_frontier(redis_url, tmp_path):
     """In a ``--frontier`` crawl the incremental state must be the shared one, or a worker would
     record again what another recorded. Needs crawler.state.open_state to open
