@@ -84,16 +84,9 @@ def full_size(demo, tmp_path_factory) -> int:
     return tree_bytes(out)
 
 
-STATE_CANNOT_OPEN = pytest.mark.xfail(strict=True, reason=(
-    "needs incremental-crawl owner: a crawl closed because its state cannot be opened "
-    "(CloseSpider('state_error') in crawler/spiders/news.py) exits 0; count it "
-    "(`self.crawler.stats.inc_value('newsarchive/state/errors')` before raising) and add "
-    "'newsarchive/state/errors' to ERROR_STATS in crawler/runner.py, so it exits 1"))
-
-
 # At a quarter of the space the crawl state cannot even be created; at 60% and 90% the WARC,
 # records or index fill the disk part-way.
-@pytest.mark.parametrize("fraction", [pytest.param(0.25, marks=STATE_CANNOT_OPEN), 0.6, 0.9])
+@pytest.mark.parametrize("fraction", [0.25, 0.6, 0.9])
 def test_disk_full_is_a_clear_error_exit_1_and_nothing_half_written(demo, full_size, tmp_path, fraction):
     mount = tmp_path / "small"
     with tmpfs(mount, int(full_size * fraction)):

@@ -19,28 +19,30 @@ from tests.support.servers import fetch, hostile_site
 
 # The stall case holds its connection until DOWNLOAD_TIMEOUT: 3 attempts x 5 s here.
 TIMEOUT_S = 5
-MAX_SECONDS = 120
+MAX_SECONDS = 150
+NET_SECONDS = 170
 MAX_TREE_MEMORY = 1024 * 2**20  # the issue asks for "well under 1.5 GB": the whole process tree
 MAX_PROCESS_RSS = 600 * 2**20  # the largest single process (the crawl itself)
 # "A few dozen fetches at most" for each endless space.
 MAX_TRAP_FETCHES = 36
+# The 100,000-URL sitemap of 404s: the spider gives a discovery document up once its first
+# links are dead and none worked; with the requests already in flight that is a few dozen more.
+MAX_BROKEN_SOURCE_FETCHES = 100
 
-# What each case that gives no record must be counted as (a regex over the skip reason).
-# Where the reason is still one of Scrapy's exception names, tests below marked xfail ask for
-# a plainer one.
+# What each case that gives no record must be counted as (a regex over the skip reason): plain
+# words a user reads in the manifest without knowing Scrapy's exception classes where we can.
 SKIP_REASONS = {
-    "binary-as-html": r"binary|no_text",
+    "binary-as-html": r"binary",
     "empty": r"empty",
-    "huge-page": r"too_large|download_error/DownloadCancelledError",
-    "gzip-bomb": r"too_large|download_error/IgnoreRequest",
-    "stall": r"timeout|download_error/DownloadTimeoutError",
-    "truncated": r"truncated|download_error/ResponseDataLossError",
+    "huge-page": r"too_large",
+    "gzip-bomb": r"too_large",
+    "stall": r"download_error/DownloadTimeoutError",
+    "truncated": r"download_error/ResponseDataLossError",
     "server-error": r"http_500",
-    "connection-reset": r"connection_lost|download_error/(DownloadFailedError|ConnectionLost|ResponseFailed)",
+    "connection-reset": r"download_error/(DownloadFailedError|ConnectionLost|ResponseFailed)",
     "not-found": r"http_404",
     "dot-segments-escape": r"http_404",
 }
-# Plain reasons a user reads in the manifest without knowing Scrapy's exception classes.
 PLAIN_REASONS = {
     "binary-as-html": "binary",
     "huge-page": "too_large",
@@ -58,7 +60,11 @@ def hostile(tmp_path_factory) -> Run:
     with hostile_site(stall_seconds=60) as url:
         run = run_measured(
             crawl_cmd(out, url + "/", "--log-level", "INFO",
-                      "--set", f"DOWNLOAD_TIMEOUT={TIMEOUT_S}"),
+                      "--set", f"DOWNLOAD_TIMEOUT={TIMEOUT_S}",
+                      # A safety net for the suite, not for the crawler: a crawl that walks into
+                      # a trap is closed here (and fails the finish_reason check below) instead
+                      # of running for as long as the trap lasts.
+                      "--set", f"CLOSESPIDER_TIMEOUT={NET_SECONDS}"),
             out, timeout=MAX_SECONDS * 2,
         )
         run.extra["url"] = url
@@ -155,9 +161,10 @@ def test_each_trap_is_bounded(hostile):
     for name in ("redirect-loop", "redirect-chain", "calendar", "pagination", "session-ids"):
         assert hits.get(name, 0) <= MAX_TRAP_FETCHES, (name, hits.get(name))
     # /huge/<n>.html (100,000 of them in the huge sitemap) and every other 404 together
-    assert hits.get("not-found", 0) <= MAX_TRAP_FETCHES, hits.get("not-found")
+    assert hits.get("not-found", 0) <= MAX_BROKEN_SOURCE_FETCHES, hits.get("not-found")
     huge = hostile.extra["expected"]["traps"]["huge_sitemap_urls"]
-    assert sum(u.startswith(huge) for u in captured_urls(hostile)) <= MAX_TRAP_FETCHES
+    assert sum(u.startswith(huge) for u in captured_urls(hostile)) <= MAX_BROKEN_SOURCE_FETCHES
+    assert hostile.manifest["skipped"].get("broken_source", 0) > 40_000  # the rest: given up, counted
     # session ids are not new URLs: each article behind /session/ is fetched once in all
     articles = [c["name"] for c in hostile.extra["expected"]["cases"] if c["name"].startswith("good:")]
     assert all(hits.get(a, 0) == 1 for a in articles), {a: hits.get(a) for a in articles}
@@ -168,7 +175,7 @@ def test_every_case_is_requested_a_bounded_number_of_times(hostile):
     hits = hostile.extra["hits"]
     assert hits.get("rate-limited") == 2
     for name, n in hits.items():
-        if name not in ("stats", "expected"):
+        if name not in ("stats", "expected", "not-found"):  # 404s: the broken sitemap, above
             assert n <= MAX_TRAP_FETCHES, (name, n)
 
 
@@ -183,9 +190,6 @@ def test_unfetchable_links_are_not_fetched_as_assets_or_other_schemes(hostile):
         assert urlsplit(url).port == urlsplit(hostile.extra["url"]).port
 
 
-@pytest.mark.xfail(strict=True, reason="needs spider owner (crawler/spiders/news.py `_links`): resolve hrefs "
-                   "with `urlpolicy.resolve_href(get_base_url(response), href)` instead of "
-                   "`response.urljoin(href)`, counting None as discovery/skipped/not_http")
 def test_malformed_absolute_hrefs_are_not_turned_into_paths(hostile):
     """``http:///no-host`` and ``ht tp://x/`` are broken absolute URLs (RFC 3986), not paths
     on this host, which is what ``urljoin`` makes of them."""
@@ -240,14 +244,15 @@ def test_each_skip_is_counted_in_the_manifest_with_its_reason(hostile):
 
 def test_discovery_problems_are_counted_not_fatal(hostile):
     stats = hostile.manifest["stats"]
+    # the sitemap index listing itself, the sitemaps, the news sitemap: each read as what it is
+    for doc_type in ("sitemapindex", "urlset", "news_urlset", "rss"):
+        assert stats.get(f"newsarchive/discovery/documents/{doc_type}", 0) >= 1, doc_type
+    assert stats.get("newsarchive/discovery/skipped/over_limit", 0) >= 50_000  # past 50,000 URLs
     assert stats.get("newsarchive/discovery/errors/malformed", 0) >= 1  # the feed cut off half-way
     for reason in ("no_link", "bad_date"):
         assert stats.get(f"newsarchive/discovery/skipped/{reason}", 0) >= 1, reason
 
 
-@pytest.mark.xfail(strict=True, reason="needs spider owner (crawler/spiders/news.py `on_error`): name "
-                   "IgnoreRequest/DownloadCancelledError skips by cause: 'max redirections' in the message -> "
-                   "redirect_limit, DOWNLOAD_MAXSIZE (cancelled, or exceeded while decompressing) -> too_large")
 @pytest.mark.parametrize("name", ["huge-page", "gzip-bomb", "redirect-chain"])
 def test_download_skip_reasons_are_plain_words(hostile, name):
     reasons = skip_reasons(hostile)
@@ -258,8 +263,5 @@ def test_download_skip_reasons_are_plain_words(hostile, name):
     assert reasons.get(url) == PLAIN_REASONS[name]
 
 
-@pytest.mark.xfail(strict=True, reason="needs extraction owner (pipelines/extraction_decode.py `decode_body`): "
-                   "a body that only the last-resort errors='replace' decoding reads, with more than 1% "
-                   "U+FFFD in the text, is Decoded(None, reason='binary')")
 def test_binary_served_as_html_is_skipped_as_binary(hostile):
     assert skip_reasons(hostile).get(case(hostile, "binary-as-html")["url"]) == PLAIN_REASONS["binary-as-html"]

@@ -195,9 +195,6 @@ def test_url_credentials_are_sent_as_a_header_and_redacted_in_the_warc(credentia
     assert len(credentials_run.records()) >= 5  # the crawl went on as usual
 
 
-@pytest.mark.xfail(strict=True, reason="needs manifest owner (pipelines/manifest.py `build`): seeds "
-                   "without user names and passwords: `seeds.extend(strip_userinfo(u) for u in "
-                   "site.start_urls)` with `crawler.urlpolicy.strip_userinfo`")
 def test_credentials_never_appear_in_the_manifest(credentials_run):
     manifest = everything_written(credentials_run.out / "crawls")
     assert manifest
@@ -205,8 +202,6 @@ def test_credentials_never_appear_in_the_manifest(credentials_run):
         assert secret not in manifest
 
 
-@pytest.mark.xfail(strict=True, reason="needs CLI owner (archive/cli/__init__.py `main`): print "
-                   "UsageError messages through `crawler.middlewares.safety.redact(str(e))`")
 def test_credentials_never_appear_in_error_messages(tmp_path):
     import subprocess
     import sys

@@ -34,9 +34,6 @@ def linked_document(path: str, body: bytes) -> XmlResponse:
                        headers={"Content-Type": "application/xml; charset=utf-8"})
 
 
-@pytest.mark.xfail(strict=True, reason="needs spider owner (crawler/spiders/news.py `parse_page`): "
-                   "first `kind = discovery.sniff(response.body, content_type, response.url)`; for "
-                   "'feed' or 'sitemap' `yield from self.parse_discovery(response)` and return")
 @pytest.mark.parametrize("path, body, wanted", [
     ("/sitemap.xml", hs.odd_sitemap(BASE), f"{BASE}{hs.GOOD[0].path}"),
     ("/news-sitemap.xml", hs.news_sitemap(BASE), f"{BASE}{hs.GOOD[1].path}"),
