@@ -48,6 +48,9 @@ TRANSFER_ENCODING_RENAMED = "X-Crawler-Transfer-Encoding"
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9.-]+")
 
 
+REVISIT_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+
+
 class WarcWriteError(OSError):
     """A WARC file could not be written; the failed file never gets its final name."""
 
@@ -233,11 +236,14 @@ class WarcFileWriter:
         refers_to_date: str,
         refers_to_record_id: str | None,
         payload_digest: str,
+        profile: str | None = None,
     ) -> dict:
-        """Write a headers-only ``revisit`` (identical-payload-digest) and its ``request``.
+        """Write a headers-only ``revisit`` and its ``request``.
 
         ``refers_to_date`` is the original's WARC-Date and ``payload_digest`` its payload
-        digest: pywb finds the original through WARC-Refers-To-Target-URI + -Date.
+        digest: pywb finds the original through WARC-Refers-To-Target-URI + -Date. The profile
+        is identical-payload-digest unless given (``REVISIT_NOT_MODIFIED`` for a 304, which
+        carries no payload at all).
         """
         self._ensure_file()
         date = warc_date(ex.date)
@@ -251,6 +257,8 @@ class WarcFileWriter:
             http_headers=self._response_http_headers(ex),
             warc_headers_dict=self._warc_headers("revisit", revisit_id, date, ex, extra),
         )
+        if profile:  # warcio's create_revisit_record fixes identical-payload-digest
+            revisit.rec_headers.replace_header("WARC-Profile", profile)
         return self._write_pair(ex, revisit, revisit_id, date)
 
     def close(self) -> list[dict]:

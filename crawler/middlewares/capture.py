@@ -37,7 +37,7 @@ from crawler.state import Capture, CrawlState, state_from_crawler
 from crawler.urlpolicy import strip_userinfo
 from pipelines.cdxj import CdxjIndexWriter
 from pipelines.session import ArchiveSession
-from pipelines.warc import Exchange, WarcFileWriter, timestamp14, warc_date
+from pipelines.warc import REVISIT_NOT_MODIFIED, Exchange, WarcFileWriter, timestamp14, warc_date
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -52,7 +52,7 @@ PREVIOUS_KEY = "newsarchive_previous"
 REVISIT_KEY = "newsarchive_revisit"
 IDENTICAL_PAYLOAD = "identical-payload-digest"
 SERVER_NOT_MODIFIED = "server-not-modified"
-NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
+NOT_MODIFIED_PROFILE = REVISIT_NOT_MODIFIED
 ARCHIVED_SCHEMES = ("http", "https")
 # Credentials: the proxy's never reached the site, and neither belongs in a shareable archive.
 DROPPED_REQUEST_HEADERS = frozenset({"proxy-authorization"})
@@ -116,32 +116,6 @@ def first_header(headers: list[tuple[str, str]], name: str) -> str | None:
     name = name.lower()
     return next((value for key, value in headers if key.lower() == name), None)
 
-
-class RevisitingWarcWriter(WarcFileWriter):
-    """:class:`WarcFileWriter` plus the server-not-modified revisit profile.
-
-    ``WarcFileWriter.write_revisit`` writes only the identical-payload-digest profile (warcio's
-    ``create_revisit_record`` fixes it); a ``304`` carries no payload, and WARC 1.1 gives it its
-    own profile. Until ``write_revisit`` takes a profile, this swaps the header on the record
-    warcio builds, going through the writer's record-writing internals.
-    """
-
-    def write_not_modified(self, ex: Exchange, *, refers_to_uri: str, refers_to_date: str,
-                           refers_to_record_id: str | None, payload_digest: str) -> dict:
-        self._ensure_file()
-        date = warc_date(ex.date)
-        revisit_id = self._new_id()
-        extra = {"WARC-IP-Address": ex.ip_address, "WARC-Refers-To": refers_to_record_id}
-        revisit = self._warcio.create_revisit_record(
-            ex.url,
-            payload_digest,
-            refers_to_uri,
-            refers_to_date,
-            http_headers=self._response_http_headers(ex),
-            warc_headers_dict=self._warc_headers("revisit", revisit_id, date, ex, extra),
-        )
-        revisit.rec_headers.replace_header("WARC-Profile", NOT_MODIFIED_PROFILE)
-        return self._write_pair(ex, revisit, revisit_id, date)
 
 
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -212,7 +186,7 @@ class WarcCaptureMiddleware:
         if not settings.getbool("NEWSARCHIVE_WARC_ENABLED", True):
             raise NotConfigured("NEWSARCHIVE_WARC_ENABLED is off")
         session = ArchiveSession.from_crawler(crawler)
-        writer = RevisitingWarcWriter(
+        writer = WarcFileWriter(
             session,
             hostname=socket.gethostname(),
             max_size=settings.getint("NEWSARCHIVE_WARC_MAX_SIZE", 1 << 30),
@@ -300,10 +274,8 @@ class WarcCaptureMiddleware:
             "refers_to_record_id": previous["record_id"],
             "payload_digest": previous["payload_digest"],
         }
-        if profile == SERVER_NOT_MODIFIED and isinstance(self.writer, RevisitingWarcWriter):
-            return self.writer.write_not_modified(ex, **refs)
         if profile == SERVER_NOT_MODIFIED:
-            return self.writer.write_exchange(ex)  # a plain writer: keep the 304 as it came
+            return self.writer.write_revisit(ex, **refs, profile=NOT_MODIFIED_PROFILE)
         return self.writer.write_revisit(ex, **refs)
 
     def spider_closed(self) -> None:
