@@ -44,6 +44,9 @@ COOKIES_ENABLED = False
 # was half of the crawl process's CPU (scripts/bench_crawl.py).
 CONCURRENT_ITEMS = 8
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote-control server runs code on request (token-guarded, on 127.0.0.1); an
+# unattended archive crawl does not need it open.
+REMOTE_CONTROL_ENABLED = False
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
@@ -105,6 +108,9 @@ NEWSARCHIVE_WARC_GZIP_LEVEL = 3
 NEWSARCHIVE_EXTRACTION_WORKERS = 0  # 0 = one per CPU core
 NEWSARCHIVE_EXTRACTION_TIMEOUT = 30.0
 NEWSARCHIVE_EXTRACTION_MAX_PENDING = 64
+# Bodies over this are archived but not extracted ("too_large"): a page near the 32 MB download
+# cap can take GBs in an lxml tree; real article pages are well under 2 MB.
+NEWSARCHIVE_EXTRACTION_MAX_BYTES = 8 * 1024 * 1024
 
 NEWSARCHIVE_RECORDS_MAX_RECORDS = 50000
 

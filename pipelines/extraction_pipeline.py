@@ -64,6 +64,7 @@ class ExtractionPipeline:
         self.max_pending = max_pending
         self.session = ArchiveSession.from_crawler(crawler)
         self.executor: ProcessPoolExecutor | None = None
+        self.max_bytes = 8 * 1024 * 1024  # NEWSARCHIVE_EXTRACTION_MAX_BYTES
         self._slots: asyncio.Semaphore | None = None
 
     @classmethod
@@ -78,6 +79,7 @@ class ExtractionPipeline:
             s.getfloat("NEWSARCHIVE_EXTRACTION_TIMEOUT", 30.0),
             max(1, s.getint("NEWSARCHIVE_EXTRACTION_MAX_PENDING", 64)),
         )
+        o.max_bytes = s.getint("NEWSARCHIVE_EXTRACTION_MAX_BYTES", 8 * 1024 * 1024)
         crawler.signals.connect(o.engine_stopped, signal=signals.engine_stopped)
         return o
 
@@ -113,6 +115,7 @@ class ExtractionPipeline:
                         final_url=item.get("final_url"),
                         hints={"discovered_via": item.get("discovered_via")},
                         time_budget=self.timeout,
+                        max_bytes=self.max_bytes,
                     )
                     return await asyncio.wrap_future(future)
                 except BrokenProcessPool:

@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 
 from crawler import discovery
 from crawler.middlewares.breaker import BROKEN_SOURCE
+from crawler.middlewares.safety import UnsafeRequest
 from crawler.sites import SiteConfig, load_sites
 from crawler.state import FAILED, RECORDED, REJECTED, CrawlState, state_from_crawler
 from crawler.urlpolicy import (
@@ -143,7 +144,9 @@ class NewsSpider(scrapy.Spider):
         spider.follow_article_links = s.getbool("NEWSARCHIVE_DISCOVERY_FOLLOW_ARTICLE_LINKS", False)
         spider.robots_sitemaps = s.getbool("NEWSARCHIVE_DISCOVERY_ROBOTS_SITEMAPS", True)
         spider.max_sitemap_urls = s.getint("NEWSARCHIVE_DISCOVERY_MAX_SITEMAP_URLS", 50000)
-        spider.allow_private = s.getbool("NEWSARCHIVE_DISCOVERY_ALLOW_PRIVATE", False)
+        # One switch opens private hosts for both link following and the safety middleware.
+        spider.allow_private = (s.getbool("NEWSARCHIVE_DISCOVERY_ALLOW_PRIVATE", False)
+                                or s.getbool("NEWSARCHIVE_SAFETY_ALLOW_PRIVATE", False))
         spider.extra_sites = {site_of(f"http://{d}/") for d in s.getlist("NEWSARCHIVE_DISCOVERY_ALLOWED_DOMAINS")}
         spider.max_updates = s.getint("NEWSARCHIVE_UPDATES_MAX_PER_RUN", 0)
         spider.state = state_from_crawler(crawler)
@@ -558,6 +561,8 @@ class NewsSpider(scrapy.Spider):
         if failure.check(HttpError):
             status = failure.value.response.status
             reason = f"http_{status}"
+        elif failure.check(UnsafeRequest):
+            reason = "download_error/UnsafeRequest"  # before robots: its message quotes the URL
         elif failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
             reason = "robots_txt"
         elif failure.check(IgnoreRequest) and BROKEN_SOURCE in str(failure.value):
