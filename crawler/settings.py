@@ -68,8 +68,6 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.capture.WarcCaptureMiddleware": 950,
     # Drops the queued links of a discovery document found to be dead, before robots.txt (100).
     "crawler.middlewares.breaker.SourceBreakerMiddleware": 50,
-    # Off unless NEWSARCHIVE_ARCHIVESOURCE_ENABLED: serves responses from an archive (offline runs).
-    "crawler.middlewares.archive_source.ArchiveSourceMiddleware": 900,
 }
 
 ITEM_PIPELINES = {
@@ -117,6 +115,8 @@ NEWSARCHIVE_RECORDS_MAX_RECORDS = 50000
 NEWSARCHIVE_INDEX_ENABLED = True
 NEWSARCHIVE_RETRY_AFTER_MAX = 120.0  # seconds; a longer Retry-After gives up on that URL
 
+# Serving responses from an archive (offline runs): crawler.addon puts ArchiveSourceMiddleware at
+# 900 in DOWNLOADER_MIDDLEWARES when this is on.
 NEWSARCHIVE_ARCHIVESOURCE_ENABLED = False
 NEWSARCHIVE_ARCHIVESOURCE_URI = None
 NEWSARCHIVE_ARCHIVESOURCE_TIMESTAMP = None
