@@ -178,3 +178,6 @@ NEWSARCHIVE_FRONTIER_ARTICLE_TTL = 21600.0  # seconds an article URL counts as s
 # A feed's or sitemap's links are abandoned after this many of them failed for good (4xx) with
 # none working: a stale or generated sitemap costs a few dozen requests, not 50,000. 0 = off.
 NEWSARCHIVE_DISCOVERY_BREAKER_FAILURES = 25
+# Article requests in flight per feed or sitemap; the rest of a big document waits in the spider
+# (as small tuples, not queued Requests) until these come back.
+NEWSARCHIVE_DISCOVERY_BATCH = 200

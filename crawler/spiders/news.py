@@ -20,13 +20,20 @@ are polled in its place. docs/incremental.md has the whole picture.
 from __future__ import annotations
 
 import re
+from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import CloseSpider, DownloadCancelledError, DropItem, IgnoreRequest
+from scrapy.exceptions import (
+    CloseSpider,
+    DontCloseSpider,
+    DownloadCancelledError,
+    DropItem,
+    IgnoreRequest,
+)
 from scrapy.http import Request, Response, TextResponse
 from scrapy.utils.response import get_base_url
 from twisted.python.failure import Failure
@@ -124,6 +131,11 @@ class NewsSpider(scrapy.Spider):
         # per document [links that worked, links that failed for good].
         self.broken_sources: set[str] = set()
         self._source_health: dict[str, list[int]] = {}
+        # A big feed or sitemap is released a batch at a time (NEWSARCHIVE_DISCOVERY_BATCH
+        # article requests in flight per document): 50,000 sitemap entries wait here as small
+        # tuples, not as 50,000 Requests in the scheduler, and a dead sitemap costs one batch.
+        self._backlog: dict[str, deque] = {}
+        self._in_flight: dict[str, int] = {}
         self.state: CrawlState | None = None
         # Discovery documents handled in this run, so that replaying the children of unchanged
         # documents cannot loop (a homepage's section links back to the homepage).
@@ -141,6 +153,7 @@ class NewsSpider(scrapy.Spider):
         spider.follow_links = s.getbool("NEWSARCHIVE_DISCOVERY_FOLLOW_LINKS", True)
         spider.max_depth = s.getint("NEWSARCHIVE_DISCOVERY_MAX_DEPTH", 3)
         spider.breaker_failures = s.getint("NEWSARCHIVE_DISCOVERY_BREAKER_FAILURES", 25)
+        spider.discovery_batch = max(1, s.getint("NEWSARCHIVE_DISCOVERY_BATCH", 200))
         spider.follow_article_links = s.getbool("NEWSARCHIVE_DISCOVERY_FOLLOW_ARTICLE_LINKS", False)
         spider.robots_sitemaps = s.getbool("NEWSARCHIVE_DISCOVERY_ROBOTS_SITEMAPS", True)
         spider.max_sitemap_urls = s.getint("NEWSARCHIVE_DISCOVERY_MAX_SITEMAP_URLS", 50000)
@@ -153,6 +166,7 @@ class NewsSpider(scrapy.Spider):
         if spider.state is not None:
             crawler.signals.connect(spider.item_dropped, signal=signals.item_dropped)
             crawler.signals.connect(spider.item_error, signal=signals.item_error)
+        crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
     @property
@@ -364,21 +378,64 @@ class NewsSpider(scrapy.Spider):
         for url in result.sitemaps:
             if self._on_site(url, idx):
                 yield from self._request(url, idx, self.parse_discovery, role="discovery", depth=0)
+        backlog = self._backlog.setdefault(response.url, deque())
         for link in result.links:
             when = _parse_iso(link.published) or _parse_iso(link.modified)
             if self.since and when and when < self.since:
                 self.stats.inc_value("newsarchive/discovery/skipped/too_old")
                 continue
-            via = {"kind": link.kind, "source": link.source, "published": link.published, "title": link.title}
+            via = {"kind": link.kind, "source": response.url, "published": link.published, "title": link.title}
             if link.language:
                 via["language"] = link.language
             if link.keywords:
                 via["keywords"] = link.keywords
-            yield from self._follow(link.url, idx, depth=0, via=via, from_discovery=True)
+            backlog.append((link.url, idx, via))
+        yield from self._release(response.url)
+
+    def _release(self, source: str) -> Iterable[Request]:
+        """Article requests from one discovery document, up to the batch size in flight."""
+        backlog = self._backlog.get(source)
+        if not backlog:
+            self._backlog.pop(source, None)
+            return
+        if source in self.broken_sources:
+            self.stats.inc_value("newsarchive/skipped/broken_source", len(backlog))
+            del self._backlog[source]
+            return
+        while backlog and self._in_flight.get(source, 0) < self.discovery_batch:
+            url, idx, via = backlog.popleft()
+            for req in self._follow(url, idx, depth=0, via=via, from_discovery=True):
+                if req.meta.get("newsarchive_role") == "article":
+                    req.meta["newsarchive_batch"] = source
+                    self._in_flight[source] = self._in_flight.get(source, 0) + 1
+                yield req
+
+    def _batch_done(self, request: Request) -> list[Request]:
+        """One article of a released batch is through (fetched or failed): release the next."""
+        source = request.meta.get("newsarchive_batch")
+        if not source:
+            return []
+        self._in_flight[source] = max(0, self._in_flight.get(source, 0) - 1)
+        return list(self._release(source))
+
+    def spider_idle(self) -> None:
+        """Requests that never came back (dropped by the dupefilter after a redirect, say) must
+        not strand a backlog: when nothing else is left, release the next batches."""
+        released = []
+        for source in list(self._backlog):
+            self._in_flight[source] = 0
+            released.extend(self._release(source))
+        for req in released:
+            self.crawler.engine.crawl(req)
+        if released:
+            raise DontCloseSpider
 
     def parse_page(self, response: Response) -> Iterable[Request | dict]:
         role = response.meta.get("newsarchive_role")
         idx = response.meta["newsarchive_site"]
+        if role == "article":
+            self._source_result(response.meta.get("newsarchive_via"), ok=True)
+            yield from self._batch_done(response.request)
         if role == "article" and (response.status == 304 or response.meta.get("newsarchive_revisit")):
             # An update check that found the very payload of the last capture: the WARC has a
             # revisit record, the records nothing new.
@@ -391,8 +448,6 @@ class NewsSpider(scrapy.Spider):
         if ctype and not any(t in ctype for t in ("html", "xml", "text/plain")):
             self._skip("not_html", response)
             return
-        if role == "article":
-            self._source_result(response.meta.get("newsarchive_via"), ok=True)
         if discovery.sniff(response.body, ctype, response.url) in ("feed", "sitemap"):
             # A feed or sitemap reached by a link (a "Sitemap" footer link, an RSS icon): read it
             # as what it is, not as a page.
@@ -552,7 +607,7 @@ class NewsSpider(scrapy.Spider):
         else:  # cannot happen without a previous capture, but must not stay pending if it does
             self.state.url_finished(canonicalize(self._requested_url(response)), RECORDED)
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> list[Request]:
         """Count failed fetches by reason; they are archived when a response came back at all."""
         from scrapy.spidermiddlewares.httperror import HttpError
 
@@ -584,6 +639,7 @@ class NewsSpider(scrapy.Spider):
             self._article_failed(request, reason, status)
         if failure.check(CloseSpider):
             raise failure.value
+        return self._batch_done(request)
 
     def _source_result(self, via: dict | None, *, ok: bool) -> None:
         """Track whether a feed's or sitemap's links work; trip the breaker on a dead one."""

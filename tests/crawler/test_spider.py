@@ -199,3 +199,26 @@ def test_a_sitemap_with_working_links_is_never_broken():
     for _ in range(5):
         spider._source_result(via, ok=False)
     assert not spider.broken_sources
+
+
+def test_a_big_sitemap_is_released_a_batch_at_a_time():
+    spider = make_spider(NEWSARCHIVE_DISCOVERY_BATCH=3)
+    body = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            + "".join(f"<url><loc>{BASE}/2026/11/29/story-number-{i}.html</loc></url>" for i in range(10))
+            + "</urlset>").encode()
+    resp = response(XmlResponse, f"{BASE}/sitemap.xml", body, "discovery", headers={"Content-Type": "application/xml"})
+    first = list(spider.parse_discovery(resp))
+    assert [r.url.rsplit("-", 1)[1] for r in first] == ["0.html", "1.html", "2.html"]
+    # one comes back: exactly one more goes out
+    done = response(HtmlResponse, first[0].url, b"<html><body><p>x</p></body></html>", "article",
+                    newsarchive_via=first[0].meta["newsarchive_via"], newsarchive_batch=first[0].meta["newsarchive_batch"])
+    nxt = [o for o in spider.parse_page(done) if isinstance(o, Request)]
+    assert [r.url.rsplit("-", 1)[1] for r in nxt] == ["3.html"]
+    # when the crawl goes idle with requests lost on the way (say, to the dupefilter), the rest moves on
+    engine_crawled = []
+    spider.crawler.engine = type("E", (), {"crawl": staticmethod(engine_crawled.append)})()
+    from scrapy.exceptions import DontCloseSpider
+
+    with pytest.raises(DontCloseSpider):
+        spider.spider_idle()
+    assert len(engine_crawled) == 3
