@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import multiprocessing
-import os
 import socket
 import tempfile
 import time
@@ -49,6 +47,7 @@ from archive.records import is_transport_error, iter_records, read_error
 from archive.replay import CaptureIndex, revisit_original
 from archive.storage import Archive, StorageError, open_archive, open_file, project_settings
 from pipelines.extraction import extract_page
+from pipelines.extraction_pipeline import extraction_mp_context, pool_size
 from pipelines.record import build_record
 from pipelines.records import RecordsWriter
 from pipelines.session import ArchiveSession
@@ -214,20 +213,6 @@ def record_fields(fields: dict) -> dict:
     return fields
 
 
-def _mp_context():
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method)
-
-
-def _workers(n: int) -> int:
-    if n > 0:
-        return n
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
 @dataclass
 class Result:
     out: Path | str  # the local folder, or the s3:// URI the output was uploaded to
@@ -355,7 +340,7 @@ def reprocess(
         if missing:
             raise ReprocessError(f"{archive.uri}: no crawl {missing[0]} under warc/")
         ids = [c for c in ids if c in set(crawl_ids)]
-    n = _workers(workers)
+    n = pool_size(workers)
     started = time.monotonic()
     diff = Diff()
     counts: Counter = Counter()
@@ -467,7 +452,7 @@ class _Pool:
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(),
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=extraction_mp_context(),
                                    initializer=_no_network)
 
     def submit(self, args: tuple) -> Future:

@@ -47,7 +47,8 @@ def _worker_init() -> None:
     warnings.simplefilter("ignore")
 
 
-def _mp_context():
+def extraction_mp_context():
+    """forkserver (never fork a running reactor) with extraction preloaded; spawn elsewhere."""
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
@@ -85,7 +86,7 @@ class ExtractionPipeline:
 
     def _start_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=_mp_context(), initializer=_worker_init
+            max_workers=self.workers, mp_context=extraction_mp_context(), initializer=_worker_init
         )
 
     def open_spider(self) -> None:

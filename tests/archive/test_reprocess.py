@@ -18,11 +18,11 @@ from archive.reprocess import (
     Page,
     ReprocessError,
     _extract_all,
-    _mp_context,
     _no_network,
     _Pool,
     reprocess,
 )
+from pipelines.extraction_pipeline import extraction_mp_context
 from tests.archive.replay_archive import CRAWL_2, article_url, build_archive, crawl_site
 
 N = 40
@@ -95,7 +95,7 @@ def _try_connect() -> str:
 
 
 def test_pool_workers_have_no_network_and_give_the_same_records(crawled, tmp_path):
-    with ProcessPoolExecutor(1, mp_context=_mp_context(), initializer=_no_network) as pool:
+    with ProcessPoolExecutor(1, mp_context=extraction_mp_context(), initializer=_no_network) as pool:
         assert "network access is disabled" in pool.submit(_try_connect).result(timeout=60)
     root, _ = crawled
     inline = reprocess(root, tmp_path / "one", workers=1)
