@@ -389,11 +389,11 @@ class NewsSpider(scrapy.Spider):
                 via["language"] = link.language
             if link.keywords:
                 via["keywords"] = link.keywords
-            backlog.append((link.url, idx, via))
+            backlog.append((link.url, idx, via, 0))
         yield from self._release(response.url)
 
     def _release(self, source: str) -> Iterable[Request]:
-        """Article requests from one discovery document, up to the batch size in flight."""
+        """Article requests from one discovery document or hub, up to the batch size in flight."""
         backlog = self._backlog.get(source)
         if not backlog:
             self._backlog.pop(source, None)
@@ -403,8 +403,9 @@ class NewsSpider(scrapy.Spider):
             del self._backlog[source]
             return
         while backlog and self._in_flight.get(source, 0) < self.discovery_batch:
-            url, idx, via = backlog.popleft()
-            for req in self._follow(url, idx, depth=0, via=via, from_discovery=True):
+            url, idx, via, depth = backlog.popleft()
+            from_discovery = via.get("kind") in ("feed", "sitemap", "news_sitemap")
+            for req in self._follow(url, idx, depth=depth, via=via, from_discovery=from_discovery):
                 if req.meta.get("newsarchive_role") == "article":
                     req.meta["newsarchive_batch"] = source
                     self._in_flight[source] = self._in_flight.get(source, 0) + 1
@@ -477,15 +478,25 @@ class NewsSpider(scrapy.Spider):
             yield from self._links(response, idx, depth, hub=not article)
 
     def _links(self, response: TextResponse, idx: int, depth: int, hub: bool) -> Iterable[Request]:
-        """Follow a hub's article and section links; from an article only its article links."""
+        """Follow a hub's article and section links; from an article only its article links.
+
+        Article links join the page's backlog and are released a batch at a time like a
+        sitemap's (a homepage can list 20,000 stories); section links go out at once.
+        """
         try:
-            anchors = response.xpath("//a[@href]")
+            root = response.selector.root
         except ValueError:  # not parseable as HTML at all
+            return
+        if not hasattr(root, "iter"):
             return
         source_kind = "homepage" if response.meta.get("newsarchive_role") == "homepage" else "link"
         base = get_base_url(response)  # honours <base href>
-        for a in anchors:
-            href = a.attrib.get("href", "").strip()
+        site = self.site_configs[idx]
+        backlog = self._backlog.setdefault(response.url, deque())
+        # lxml elements rather than a Selector per link: a page of 20,000 links would otherwise
+        # hold 20,000 Selector objects at once.
+        for a in root.iter("a"):
+            href = (a.get("href") or "").strip()
             if not href or href.startswith("#"):
                 continue
             # Not response.urljoin: it turns "http:///x" or "ht tp://x" into paths on this host.
@@ -494,7 +505,12 @@ class NewsSpider(scrapy.Spider):
                 self.stats.inc_value("newsarchive/discovery/skipped/not_http")
                 continue
             via = {"kind": source_kind, "source": response.url, "published": None, "title": None}
-            yield from self._follow(url, idx, depth=depth + 1, via=via, hubs=hub)
+            by_pattern = site.is_article_url(url)
+            if by_pattern or (by_pattern is None and url_kind(url) == "article"):
+                backlog.append((url, idx, via, depth + 1))
+            else:
+                yield from self._follow(url, idx, depth=depth + 1, via=via, hubs=hub)
+        yield from self._release(response.url)
 
     def _follow(self, url: str, idx: int, *, depth: int, via: dict, from_discovery: bool = False,
                 hubs: bool = True) -> list[Request]:
