@@ -222,3 +222,18 @@ def test_a_big_sitemap_is_released_a_batch_at_a_time():
     with pytest.raises(DontCloseSpider):
         spider.spider_idle()
     assert len(engine_crawled) == 3
+
+
+def test_a_hub_releases_its_article_links_in_batches_and_sections_at_once():
+    spider = make_spider(NEWSARCHIVE_DISCOVERY_BATCH=2)
+    links = "".join(f'<a href="/2026/11/29/story-number-{i}.html">s{i}</a>' for i in range(6))
+    page = f'<html><body>{links}<a href="/world/">World</a></body></html>'.encode()
+    out = [o for o in spider.parse_page(response(HtmlResponse, f"{BASE}/", page, "homepage")) if isinstance(o, Request)]
+    roles = [(r.url.rsplit("/", 2)[-2:], r.meta["newsarchive_role"]) for r in out]
+    assert [role for _, role in roles].count("article") == 2
+    assert (["world", ""], "section") in roles
+    first = next(r for r in out if r.meta["newsarchive_role"] == "article")
+    assert first.meta["newsarchive_batch"] == f"{BASE}/"
+    done = response(HtmlResponse, first.url, b"<html><body><p>x</p></body></html>", "article",
+                    newsarchive_via=first.meta["newsarchive_via"], newsarchive_batch=first.meta["newsarchive_batch"])
+    assert len([o for o in spider.parse_page(done) if isinstance(o, Request)]) == 1
