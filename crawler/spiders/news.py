@@ -384,12 +384,10 @@ class NewsSpider(scrapy.Spider):
             if self.since and when and when < self.since:
                 self.stats.inc_value("newsarchive/discovery/skipped/too_old")
                 continue
-            via = {"kind": link.kind, "source": response.url, "published": link.published, "title": link.title}
-            if link.language:
-                via["language"] = link.language
-            if link.keywords:
-                via["keywords"] = link.keywords
-            backlog.append((link.url, idx, via, 0))
+            # A tuple per waiting link (the provenance dict is built on release): a 20,000-entry
+            # sitemap waits in a few MB.
+            backlog.append((link.url, idx, 0, link.kind, link.published, link.title, link.language,
+                            tuple(link.keywords) if link.keywords else None))
         yield from self._release(response.url)
 
     def _release(self, source: str) -> Iterable[Request]:
@@ -403,8 +401,13 @@ class NewsSpider(scrapy.Spider):
             del self._backlog[source]
             return
         while backlog and self._in_flight.get(source, 0) < self.discovery_batch:
-            url, idx, via, depth = backlog.popleft()
-            from_discovery = via.get("kind") in ("feed", "sitemap", "news_sitemap")
+            url, idx, depth, kind, published, title, language, keywords = backlog.popleft()
+            via = {"kind": kind, "source": source, "published": published, "title": title}
+            if language:
+                via["language"] = language
+            if keywords:
+                via["keywords"] = list(keywords)
+            from_discovery = kind in ("feed", "sitemap", "news_sitemap")
             for req in self._follow(url, idx, depth=depth, via=via, from_discovery=from_discovery):
                 if req.meta.get("newsarchive_role") == "article":
                     req.meta["newsarchive_batch"] = source
@@ -504,11 +507,11 @@ class NewsSpider(scrapy.Spider):
             if url is None:
                 self.stats.inc_value("newsarchive/discovery/skipped/not_http")
                 continue
-            via = {"kind": source_kind, "source": response.url, "published": None, "title": None}
             by_pattern = site.is_article_url(url)
             if by_pattern or (by_pattern is None and url_kind(url) == "article"):
-                backlog.append((url, idx, via, depth + 1))
+                backlog.append((url, idx, depth + 1, source_kind, None, None, None, None))
             else:
+                via = {"kind": source_kind, "source": response.url, "published": None, "title": None}
                 yield from self._follow(url, idx, depth=depth + 1, via=via, hubs=hub)
         yield from self._release(response.url)
 
