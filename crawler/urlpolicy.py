@@ -8,6 +8,7 @@ None of them raises: a malformed URL is an ordinary input on the web, not an err
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import re
 import socket
@@ -271,6 +272,13 @@ def site_of(url: str) -> str:
     if ip is not None:
         return ip.compressed
     # One key for the Unicode and the punycode spelling; a name the codec rejects stays as is.
+    return _site_of_host(host)
+
+
+@functools.lru_cache(maxsize=4096)
+def _site_of_host(host: str) -> str:
+    """The registrable domain of a (cleaned, non-IP) host; cached because a crawl asks about the
+    same few hosts for every link it sees."""
     with contextlib.suppress(UnicodeError):
         host = host.encode("idna").decode("ascii")
     if host == "localhost" or "." not in host:
