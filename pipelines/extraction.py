@@ -23,17 +23,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import trafilatura
-from lxml.etree import strip_elements
-from lxml.html import HtmlElement
+from lxml.etree import ElementDefaultClassLookup, strip_elements
+from lxml.html import (
+    HtmlComment,
+    HtmlElement,
+    HtmlEntity,
+    HTMLParser,
+    HtmlProcessingInstruction,
+)
 from lxml.html import fromstring as lxml_fromstring
 from trafilatura import bare_extraction
 from trafilatura.settings import Extractor
 from trafilatura.utils import (
     DOCTYPE_TAG,
     FAULTY_HTML,
-    HTML_PARSER,
     INVALID_XML_CHARS,
-    fromstring_bytes,
 )
 from trafilatura.xml import xmltotxt
 
@@ -119,6 +123,41 @@ class _Extraction:
     cleanup: dict[str, int]
 
 
+def _html_parser() -> HTMLParser:
+    """trafilatura's HTML parser options, with lxml's C-level class lookup.
+
+    lxml.html's default lookup calls a Python method for every element the code touches (half a
+    million calls on 181 news pages, a tenth of the extraction time); every element is an
+    ``HtmlElement`` here anyway, as nothing downstream needs lxml's form/input/label classes.
+    """
+    parser = HTMLParser(
+        collect_ids=False,
+        default_doctype=False,
+        encoding="utf-8",
+        remove_comments=True,
+        remove_pis=True,
+    )
+    parser.set_element_class_lookup(
+        ElementDefaultClassLookup(
+            element=HtmlElement,
+            comment=HtmlComment,
+            pi=HtmlProcessingInstruction,
+            entity=HtmlEntity,
+        )
+    )
+    return parser
+
+
+_HTML_PARSER = _html_parser()
+
+
+def _fromstring_bytes(html: str) -> HtmlElement | None:
+    try:
+        return lxml_fromstring(html.encode("utf-8", "surrogatepass"), parser=_HTML_PARSER)
+    except Exception:
+        return None
+
+
 # XML-invalid control characters as UTF-8 bytes (U+FFFE/U+FFFF are checked separately)
 _INVALID_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32)])
 
@@ -143,13 +182,13 @@ def parse_html(html: str) -> HtmlElement | None:
             break
     tree = None
     try:
-        tree = lxml_fromstring(html, parser=HTML_PARSER)
+        tree = lxml_fromstring(html, parser=_HTML_PARSER)
     except ValueError:  # "Unicode strings with encoding declaration are not supported"
-        tree = fromstring_bytes(html)
+        tree = _fromstring_bytes(html)
     except Exception:
         tree = None
     if tree is None or len(tree) < 1:
-        tree = fromstring_bytes(html)
+        tree = _fromstring_bytes(html)
     if tree is not None and "html" not in beginning and len(tree) < 2:
         return None  # not (well-formed) HTML, as trafilatura decides
     return tree

@@ -169,12 +169,14 @@ _WITH_ATTRS = XPath(".//*[@class or @id]")
 _ALL_TOKENS = frozenset(_TOKEN_KIND) | {t for pair in _PAIR_TOKENS for t in pair}
 
 
-def role_tokens(el: HtmlElement) -> set[str]:
-    """Lowercase class/id tokens, without taxonomy classes."""
-    tokens: set[str] = set()
+def role_tokens(el: HtmlElement) -> dict[str, None]:
+    """Lowercase class/id tokens, without taxonomy classes, in the order the page gives them:
+    the first token that names a kind decides it, the same way on every run (a set's order
+    changes with the hash seed, and with it which rule removed a block)."""
+    tokens: dict[str, None] = {}
     for part in f"{el.get('class') or ''} {el.get('id') or ''}".lower().split():
         if not part.startswith(_TAXONOMY_PREFIXES):
-            tokens.update(_SPLIT.split(part))
+            tokens.update(dict.fromkeys(_SPLIT.split(part)))
     return tokens
 
 

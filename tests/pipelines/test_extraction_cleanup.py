@@ -500,3 +500,29 @@ def test_pointers_elsewhere_and_bare_urls():
     long_url = "https://www.example.com/news/article/Cat-found-in-New-Mexico-after-going-missing-in-14848175.php"
     assert rule(long_url, position=0) == "url_only"
     assert rule("Read the ruling, which runs to 40 pages, before the hearing on Monday.") is None
+
+
+def test_block_kind_is_the_first_named_kind_whatever_the_hash_seed():
+    """The kind came from iterating a set, so which rule removed a block (and, through it, the
+    record's images) changed from run to run with PYTHONHASHSEED."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from lxml.html import fromstring\n"
+        "from pipelines.extraction_cleanup import block_kind\n"
+        "for cls in ('video related', 'related video', 'summary gallery latest', 'x subscribe video'):\n"
+        "    print(block_kind(fromstring(f'<div class=\"{cls}\">x</div>')))\n"
+    )
+    outputs = set()
+    for seed in ("1", "2", "3", "4"):
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outputs.add(done.stdout)
+    assert outputs == {"media\nrelated\ndek\nnewsletter\n"}
