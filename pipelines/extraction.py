@@ -169,20 +169,31 @@ def parse_html(html: str) -> HtmlElement | None:
     characters (a third of the parse time on news pages); here the page's UTF-8 bytes are
     checked in C first and the regex runs only when there is something to remove.
     """
-    raw = html.encode("utf-8", "surrogatepass")
-    if len(raw.translate(None, _INVALID_BYTES)) != len(raw) or "\ufffe" in html or "\uffff" in html:
-        html = INVALID_XML_CHARS.sub("", html)
+    try:
+        raw: bytes | None = html.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: libxml2 would stop at the bad bytes
+        raw = None
+    if (
+        raw is None
+        or len(raw.translate(None, _INVALID_BYTES)) != len(raw)
+        or "\ufffe" in html
+        or "\uffff" in html
+    ):
+        html, raw = INVALID_XML_CHARS.sub("", html), None
     beginning = html[:50].lower()
     if "doctype" in beginning:  # libxml2 bug with some doctypes (lxml bug 1955915)
         first, _, rest = html.partition("\n")
-        html = DOCTYPE_TAG.sub("", first, count=1) + "\n" + rest
+        fixed = DOCTYPE_TAG.sub("", first, count=1)
+        if fixed != first:
+            html, raw = fixed + "\n" + rest, None
     for line in html[:4096].splitlines()[:4]:
         if "<html" in line and line.endswith("/>"):
-            html = FAULTY_HTML.sub(r"\1>", html, count=1)
+            html, raw = FAULTY_HTML.sub(r"\1>", html, count=1), None
             break
     tree = None
     try:
-        tree = lxml_fromstring(html, parser=_HTML_PARSER)
+        # the UTF-8 bytes parse faster than the str (and the parser is told their encoding)
+        tree = lxml_fromstring(raw if raw is not None else html, parser=_HTML_PARSER)
     except ValueError:  # "Unicode strings with encoding declaration are not supported"
         tree = _fromstring_bytes(html)
     except Exception:
