@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from lxml.html import fromstring
 
-from pipelines.extraction_links import absolute_url, body_links, page_links, split_links
+from pipelines.extraction_links import (
+    absolute_url,
+    body_links,
+    is_share_url,
+    page_links,
+    split_links,
+)
 
 BASE = "https://news.example/2025/10/22/story/"
 
@@ -72,3 +79,36 @@ def test_body_links_only_from_kept_blocks():
     assert body_links(tree, "Kept paragraph with link a in it.", BASE) == [
         ("https://news.example/a", "link a")
     ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.facebook.com/sharer/sharer.php?u=x",
+        "https://www.FaceBook.com/dialog/share?app_id=1",
+        "https://twitter.com/intent/tweet?text=x",
+        "https://x.com/intent/post?url=x",
+        "https://www.linkedin.com/shareArticle?mini=true",
+        "https://www.pinterest.com/pin/create/button/?url=x",
+        "https://www.reddit.com/submit?url=x",
+        "https://api.whatsapp.com/send?text=x",
+        "https://wa.me/?text=x",
+        "https://t.me/share/url?url=x",
+        "https://telegram.me/share/url?url=x",
+        "https://getpocket.com/save?url=x",
+        "https://news.ycombinator.com/submitlink?u=x",
+        "https://www.tumblr.com/share/link?url=x",
+        "https://vk.com/share.php?url=x",
+        "https://plus.google.com/share?url=x",
+    ],
+)
+def test_share_urls_are_recognised(url):
+    assert is_share_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://www.facebook.com/examplenews", "https://twitter.com/examplenews", "https://box.com/s/1"],
+)
+def test_profile_pages_are_not_share_urls(url):
+    assert not is_share_url(url)
