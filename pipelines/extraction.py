@@ -101,8 +101,13 @@ _SPACE = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 @lru_cache(maxsize=1)
 def _options() -> Extractor:
-    """trafilatura's options, built once per process (worker processes call this repeatedly)."""
-    return Extractor(output_format="python", **_TRAFILATURA_OPTIONS)
+    """trafilatura's options, built once per process (worker processes call this repeatedly).
+
+    Not "python": with that format ``bare_extraction`` also renders its body as text, which is
+    thrown away here (the body is cleaned further and rendered afterwards); with "txt" it
+    returns the same body and skips that pass.
+    """
+    return Extractor(output_format="txt", **_TRAFILATURA_OPTIONS)
 
 
 def _extractor_info() -> dict[str, Any]:
