@@ -261,6 +261,26 @@ def _teasers(links: list[tuple[str, str, str]], host: str) -> tuple[int, int]:
     return count, words
 
 
+def _bare_extraction(tree: HtmlElement, base_url: str | None):
+    """trafilatura on the page's <body> only.
+
+    Its metadata reading is off (ours is in pipelines.extraction_meta), so nothing it does
+    looks at <head>; but every one of its XPath passes walks the whole tree, and <head> (its
+    meta and link tags) is an eighth of a news page's elements once scripts are gone. The
+    head is detached for the call (trafilatura works on its own copy) and put back.
+    """
+    head = tree.find("head")
+    if head is None:
+        return bare_extraction(tree, url=base_url, options=_options())
+    tail, position = head.tail, tree.index(head)
+    tree.remove(head)
+    try:
+        return bare_extraction(tree, url=base_url, options=_options())
+    finally:
+        tree.insert(position, head)
+        head.tail = tail
+
+
 def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | None:
     tree = parse_html(html)
     if tree is None:
@@ -275,7 +295,7 @@ def _analyse(html: str, url: str | None, base_url: str | None) -> _Extraction | 
     # the rules below and trafilatura's own tree copies then work on a smaller tree.
     strip_elements(tree, *_DROP_EARLY, with_tail=False)
     fired = prune_tree(tree, info["description"])
-    document = bare_extraction(tree, url=base_url, options=_options())
+    document = _bare_extraction(tree, base_url)
     if document is not None:
         fired.update(clean_body(document.body, info["authors"]))
     paragraphs = _paragraphs(document.body) if document is not None else []
