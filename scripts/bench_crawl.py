@@ -139,6 +139,7 @@ def crawl(url: str, n: int, extra: list[str]) -> dict:
                 reverse=True,
             ),
             "summary": stdout.strip().splitlines()[:1],
+            "engine_seconds": (manifest.get("stats") or {}).get("elapsed_time_seconds"),
         }
 
 
@@ -190,6 +191,12 @@ def main() -> int:
         f"newsarchive crawl: {result['pages_per_s']:.1f} pages/s ({args.n} pages in {result['seconds']:.1f}s, "
         f"{result['records']} records, {result['responses']} responses, exit {result['returncode']})"
     )
+    if result["engine_seconds"]:
+        outside = result["seconds"] - result["engine_seconds"]
+        print(
+            f"  of which Scrapy's engine ran {result['engine_seconds']:.1f}s; start-up and shut-down "
+            f"(imports, worker pool, manifest) {outside:.1f}s"
+        )
     if base:
         print(f"ratio crawl / baseline: {result['pages_per_s'] / base:.2f}x (goal >= 1.6x)")
     print("CPU per page, by process (ms; load-independent, unlike pages/s):")
