@@ -36,6 +36,13 @@ def _clean(text: Any) -> str:
 
 
 def _key(text: str) -> str:
+    """A paragraph's first 80 characters of words: read from its start only when that is
+    enough (the last word found there may be cut, so it is left out of the check)."""
+    if len(text) > 400:
+        words = _WORD.findall(text[:400].lower())
+        head = " ".join(words[:-1])
+        if len(head) >= 80:
+            return head[:80]
     return " ".join(_WORD.findall(text.lower()))[:80]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pipelines.extraction import extract_article
 from pipelines.extraction_images import split_credit
 
@@ -81,3 +84,11 @@ def test_no_images_without_article_text():
         extract_article("<html><body><img src='/a.jpg'></body></html>", "https://x.example/")
         is None
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab c.,;  -—éİßxyz0123\n", min_size=300, max_size=900))
+def test_paragraph_key_read_from_the_start_equals_the_whole_reading(text):
+    from pipelines.extraction_images import _WORD, _key
+
+    assert _key(text) == " ".join(_WORD.findall(text.lower()))[:80]
