@@ -157,6 +157,9 @@ NEWSARCHIVE_STATE_CLOCK = os.environ.get("NEWSARCHIVE_STATE_CLOCK") or None  # t
 NEWSARCHIVE_STATE_MAX_ATTEMPTS = 3  # runs that may fail to fetch an article before it is given up
 NEWSARCHIVE_STATE_POLL_INTERVAL = 0  # least time between polls of one feed/sitemap/homepage
 NEWSARCHIVE_STATE_POLL_MAX_INTERVAL = 0  # unchanged documents back off (doubling) up to this
+# Decisions are committed in batches of up to this many seconds (a commit per page cost a fifth
+# of the state's CPU); a kill -9 loses at most that batch, which recovery reads back.
+NEWSARCHIVE_STATE_COMMIT_INTERVAL = 1.0
 NEWSARCHIVE_UPDATES_ENABLED = True
 NEWSARCHIVE_UPDATES_SCHEDULE = "1h,6h,24h,72h"  # update checks, after publication
 NEWSARCHIVE_UPDATES_MAX_PER_RUN = 0  # 0: every check that is due

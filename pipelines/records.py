@@ -17,12 +17,13 @@ import asyncio
 import json
 import logging
 import math
-import zlib
 from typing import TYPE_CHECKING, BinaryIO
 
+import orjson
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.state import CrawlState, parse_time, state_from_crawler
+from pipelines.gzipmember import gzip_member
 from pipelines.session import ArchiveSession
 
 if TYPE_CHECKING:
@@ -32,16 +33,38 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def gzip_member(data: bytes, level: int = 6) -> bytes:
-    """One complete gzip member (header, deflate stream, CRC and size trailer)."""
-    c = zlib.compressobj(level, zlib.DEFLATED, 31)
-    return c.compress(data) + c.flush()
+# Everything orjson would write differently from the stdlib is handed to the stdlib instead
+# (datetimes, dataclasses, subclasses: json.dumps refuses them; orjson would write them).
+_ORJSON_OPTIONS = (orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATETIME
+                   | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
+def record_line(record: dict) -> bytes:
+    """The record as one line of UTF-8 JSON: ``json.dumps(ensure_ascii=False)``, compact.
+
+    orjson writes it ten times faster, byte for byte the same for everything a record holds
+    (strings, ints, lists, dicts, null, booleans). Floats, which no record field has, would only
+    differ in how an exponent is spelled (``1e16``, not ``1e+16``: the same JSON number) and NaN
+    or infinity would become ``null`` (the stdlib writes ``NaN``, which is not JSON). What
+    orjson refuses (a non-string key, an int beyond 64 bits, a lone surrogate, an unknown type)
+    goes through the stdlib, which writes it or raises as it always did.
+    """
+    try:
+        return orjson.dumps(record, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        return line.encode("utf-8")
 
 
 class RecordsWriter:
-    """Rotating ``articles/<crawl_id>/articles-<serial>.jsonl.gz`` files for one crawl."""
+    """Rotating ``articles/<crawl_id>/articles-<serial>.jsonl.gz`` files for one crawl.
 
-    def __init__(self, session: ArchiveSession, max_records: int = 50000, level: int = 6):
+    Level 3 (not 6): with ISA-L it compresses a 15 KB record in 0.05 ms instead of zlib 6's
+    0.27 ms, keeping 35% of the bytes instead of 33%; article records are a few KB a page
+    against the WARC's 39 KB (docs/performance.md).
+    """
+
+    def __init__(self, session: ArchiveSession, max_records: int = 50000, level: int = 3):
         self.session = session
         self.max_records = max_records
         self.level = level
@@ -75,8 +98,7 @@ class RecordsWriter:
         if self._file is None:
             self._open()
         assert self._file is not None and self._rel is not None
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        member = gzip_member(line.encode("utf-8"), self.level)
+        member = gzip_member(record_line(record), self.level)
         offset = self._file.tell()
         self._file.write(member)
         self._file.flush()

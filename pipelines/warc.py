@@ -13,12 +13,14 @@ Not thread-safe: call a writer from one thread only (in a crawl, the reactor thr
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import functools
+import hashlib
 import io
 import logging
 import os
 import re
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,6 +34,7 @@ from warcio.timeutils import datetime_to_iso_date, iso_date_to_timestamp
 from warcio.warcwriter import WARCWriter
 
 from crawler.version import __version__
+from pipelines import gzipmember
 from pipelines.session import ArchiveSession
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,11 @@ class WarcWriteError(OSError):
     """A WARC file could not be written; the failed file never gets its final name."""
 
 
+def payload_digest(body: bytes) -> str:
+    """The ``WARC-Payload-Digest`` warcio writes for this body (sha1, base32)."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
 @dataclass
 class Exchange:
     """One HTTP exchange as it went over the wire (body still content-encoded)."""
@@ -70,6 +78,12 @@ class Exchange:
     body: bytes
     ip_address: str | None
     date: datetime
+
+    @functools.cached_property
+    def payload_digest(self) -> str:
+        """Computed once: the capture compares it with the previous capture's, the writer
+        writes it (warcio would hash the body again, in 16 KB steps of Python)."""
+        return payload_digest(self.body)
 
 
 def warc_date(dt: datetime) -> str:
@@ -112,13 +126,14 @@ def _honest_response_headers(headers: list[tuple[str, str]]) -> list[tuple[str, 
 class _GzipMember:
     """Compresses everything written into one gzip member, finished by :meth:`finish`.
 
-    Hand-written because warcio's own ``GzippingWrapper`` fixes the level at 9 and we make it a
-    setting; the member layout (one per record) is the same, so readers see no difference.
+    Hand-written because warcio's own ``GzippingWrapper`` fixes zlib at level 9, and we make the
+    level a setting and let ISA-L compress (:mod:`pipelines.gzipmember`); the member layout (one
+    per record) is the same, so readers see no difference.
     """
 
     def __init__(self, out: BinaryIO, level: int) -> None:
         self._out = out
-        self._compressor = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self._compressor = gzipmember.compressobj(level)
 
     def write(self, data: bytes) -> None:
         self._out.write(self._compressor.compress(data))
@@ -216,14 +231,14 @@ class WarcFileWriter:
         self._ensure_file()
         date = warc_date(ex.date)
         response_id = self._new_id()
+        # The payload digest last: where warcio's create_warc_record would have added it.
+        extra = {"WARC-IP-Address": ex.ip_address, "WARC-Payload-Digest": ex.payload_digest}
         response = self._warcio.create_warc_record(
             ex.url,
             "response",
             payload=io.BytesIO(ex.body),
             length=len(ex.body),
-            warc_headers_dict=self._warc_headers(
-                "response", response_id, date, ex, {"WARC-IP-Address": ex.ip_address}
-            ),
+            warc_headers_dict=self._warc_headers("response", response_id, date, ex, extra),
             http_headers=self._response_http_headers(ex),
         )
         return self._write_pair(ex, response, response_id, date)

@@ -17,9 +17,7 @@ logged in the crawl state for the next run to refer to.
 
 from __future__ import annotations
 
-import base64
 import errno
-import hashlib
 import http
 import logging
 import socket
@@ -37,7 +35,16 @@ from crawler.state import Capture, CrawlState, state_from_crawler
 from crawler.urlpolicy import strip_userinfo
 from pipelines.cdxj import CdxjIndexWriter
 from pipelines.session import ArchiveSession
-from pipelines.warc import REVISIT_NOT_MODIFIED, Exchange, WarcFileWriter, timestamp14, warc_date
+from pipelines.warc import (
+    REVISIT_NOT_MODIFIED,
+    Exchange,
+    WarcFileWriter,
+    timestamp14,
+    warc_date,
+)
+from pipelines.warc import (
+    payload_digest as payload_digest,  # re-exported: tests and callers import it from here
+)
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -105,11 +112,6 @@ def wire_request_headers(request: Request) -> list[tuple[str, str]]:
     if b"host" not in names:
         headers.append(("Host", host_header(request.url)))
     return headers
-
-
-def payload_digest(body: bytes) -> str:
-    """The ``WARC-Payload-Digest`` warcio writes for this body (sha1, base32)."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
 
 
 def first_header(headers: list[tuple[str, str]], name: str) -> str | None:
@@ -263,7 +265,7 @@ class WarcCaptureMiddleware:
             return None
         if ex.status == 304:
             return SERVER_NOT_MODIFIED
-        if ex.status == 200 and payload_digest(ex.body) == previous["payload_digest"]:
+        if ex.status == 200 and ex.payload_digest == previous["payload_digest"]:
             return IDENTICAL_PAYLOAD
         return None
 
