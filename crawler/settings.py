@@ -63,6 +63,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Retry-After aware retries replace Scrapy's RetryMiddleware.
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 550,
+    # Scrapy's meta-refresh redirects, found without decoding whole pages (at Scrapy's 580).
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.metarefresh.HeadMetaRefreshMiddleware": 580,
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): sees every raw
     # exchange, redirects included, before bodies are decoded.
     "crawler.middlewares.capture.WarcCaptureMiddleware": 950,
