@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import html
 import html.entities
+import itertools
 import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
 import lxml.html
 from lxml import etree
@@ -25,18 +27,25 @@ from w3lib.html import remove_tags
 
 from crawler.urlpolicy import canonicalize, is_http_url, resolve_href
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MAX_ROBOTS_BYTES",
     "SNIFF_BYTES",
     "DiscoveredLink",
+    "LinkStream",
     "ParseResult",
     "html_feed_links",
+    "html_hrefs",
     "parse_date",
     "parse_feed",
     "parse_robots_sitemaps",
     "parse_sitemap",
     "sniff",
+    "stream_feed",
+    "stream_sitemap",
 ]
 
 #: Largest document parsed, before or after gzip decompression (the sitemap protocol's own
@@ -51,7 +60,9 @@ _XML_NS = "http://www.w3.org/XML/1998/namespace"
 _XML_LANG = f"{{{_XML_NS}}}lang"
 _XML_BASE = f"{{{_XML_NS}}}base"
 _GZIP_MAGIC = b"\x1f\x8b"
-_FEED_CHUNK = 1024 * 1024
+# Pieces fed to the parser: small enough that the entries one piece completes (a few hundred)
+# are all the tree and the event queue ever hold.
+_CHUNK = 64 * 1024
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
 _FEED_ROOTS = {"rss": "rss", "rdf": "rdf", "feed": "atom"}
 _SITEMAP_ROOTS = ("urlset", "sitemapindex")
@@ -89,7 +100,7 @@ class ParseResult:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
 
 
-# --- bytes -> tree ----------------------------------------------------------------------------
+# --- bytes -> events ---------------------------------------------------------------------------
 
 
 def _as_bytes(body: object) -> bytes:
@@ -102,87 +113,105 @@ def _as_bytes(body: object) -> bytes:
     return b""
 
 
-def _gunzip(data: bytes, limit: int) -> tuple[bytes, str | None]:
-    """Decompress every gzip member, stopping at ``limit`` output bytes (a gzip bomb).
+def _gunzip_chunks(data: bytes, limit: int) -> Iterator[bytes]:
+    """Every gzip member's output, ``_CHUNK`` bytes at a time, ending once more than ``limit``
+    bytes came out (a gzip bomb: the caller refuses it). Raises zlib.error on corrupt input.
 
-    zlib directly rather than gzip.decompress: only a decompressobj can bound its output.
-    A truncated stream yields what was decompressed; the XML parser reports the rest.
+    zlib directly rather than gzip.GzipFile: only a decompressobj bounds each piece of output,
+    and the pieces let the parser read a .xml.gz without its inflated text in memory at once.
     """
-    out: list[bytes] = []
     size = 0
     rest = data
-    try:
-        while rest[:2] == _GZIP_MAGIC:
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            chunk = d.decompress(rest, limit - size + 1)
+    while rest[:2] == _GZIP_MAGIC:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pending = rest
+        while True:
+            chunk = d.decompress(pending, _CHUNK)
+            consumed = len(pending) - len(d.unconsumed_tail)
+            pending = d.unconsumed_tail
+            if not chunk:
+                if not consumed:
+                    break  # no input left to take and no output held back
+                continue
             size += len(chunk)
-            out.append(chunk)
-            if size > limit or d.unconsumed_tail:
-                return b"", "too_large"
-            rest = d.unused_data
-    except zlib.error:
-        if not out:
-            return b"", "bad_gzip"
-    return b"".join(out), None
+            yield chunk
+            if size > limit:
+                return
+        if not d.eof:
+            return  # a truncated member: what came out is used, the parser reports the rest
+        rest = d.unused_data
 
 
-def _load(body: object) -> tuple[bytes, str | None]:
-    data = _as_bytes(body)
-    if len(data) > MAX_DOCUMENT_BYTES:
-        return b"", "too_large"
-    if data[:2] == _GZIP_MAGIC:
-        data, error = _gunzip(data, MAX_DOCUMENT_BYTES)
-        if error:
-            return b"", error
-    if not data.strip():
-        return b"", "empty"
-    return data, None
+def _check(data: bytes) -> str | None:
+    """Why a body is refused before parsing (too large, not gzip after all, blank), or None.
 
-
-def _parse_xml(data: bytes) -> tuple[etree._Element | None, bool, set[etree._Element]]:
-    """(root, malformed, unfinished). Recover mode keeps what precedes a break; entities stay
-    unresolved.
-
-    A pull parser rather than fromstring: elements whose end tag never came are closed by the
-    recovery only at close(), so their end events arrive after it. They are the entry cut off
-    by a truncation, whose half-read URL must not be fetched.
+    A gzip body is inflated once here only to be measured: a bomb is refused whole, as a
+    plain body over the limit is, rather than after some of its links were used.
     """
-    parser = etree.XMLPullParser(
-        events=("end",), recover=True, resolve_entities=False, no_network=True, huge_tree=False,
-        load_dtd=False, dtd_validation=False,
-    )
+    if len(data) > MAX_DOCUMENT_BYTES:
+        return "too_large"
+    if data[:2] != _GZIP_MAGIC:
+        return None if data and not data.isspace() else "empty"
+    size, blank = 0, True
     try:
-        for start in range(0, len(data), _FEED_CHUNK):
-            parser.feed(data[start:start + _FEED_CHUNK])
-            for _ in parser.read_events():  # drained as we go: memory stays flat
-                pass
-        root = parser.close()
-        unfinished = {el for _event, el in parser.read_events()}
-    except (etree.XMLSyntaxError, etree.ParserError, ValueError, TypeError):
-        return None, True, set()
-    malformed = any(e.level >= etree.ErrorLevels.ERROR for e in parser.feed_error_log)
-    return root, malformed, unfinished
+        for chunk in _gunzip_chunks(data, MAX_DOCUMENT_BYTES):
+            size += len(chunk)
+            blank = blank and chunk.isspace()
+    except zlib.error:
+        if size == 0:
+            return "bad_gzip"
+    if size > MAX_DOCUMENT_BYTES:
+        return "too_large"
+    return "empty" if blank else None
 
 
-def _open(body: object) -> tuple[ParseResult, etree._Element | None, str, set[etree._Element]]:
-    """Common start of both parsers: a result to fill, the root (or None), its local name and
-    the elements a truncation left unfinished."""
-    result = ParseResult(doc_type="unknown")
-    data, error = _load(body)
-    if error:
-        result.error = error
-        return result, None, "", set()
-    root, malformed, unfinished = _parse_xml(data)
-    if root is None or not isinstance(root.tag, str):
-        result.error = "not_xml"
-        return result, None, "", set()
-    name = _local(root)
-    if name == "html":
-        result.error = "html"
-        return result, None, name, set()
-    if malformed:
-        result.error = "malformed"
-    return result, root, name, unfinished
+def _chunks(data: bytes) -> Iterator[bytes]:
+    if data[:2] == _GZIP_MAGIC:
+        try:
+            yield from _gunzip_chunks(data, MAX_DOCUMENT_BYTES)
+        except zlib.error:
+            return
+    else:
+        for start in range(0, len(data), _CHUNK):
+            yield data[start:start + _CHUNK]
+
+
+class _Reader:
+    """A document's elements as their end tags arrive, fed to the parser a piece at a time.
+
+    A pull parser in recover mode keeps what precedes a break; entities stay unresolved, no DTD
+    or network is loaded, and huge_tree stays off (libxml2's depth and text-size limits hold).
+    Elements whose end tag never came are closed by the recovery only at close(): those come
+    last with ``finished`` False. They are the entry a truncation cut off, whose half-read URL
+    must not be fetched.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.parser = etree.XMLPullParser(
+            events=("end",), recover=True, resolve_entities=False, no_network=True, huge_tree=False,
+            load_dtd=False, dtd_validation=False,
+        )
+        self._data = data
+        self.failed = False  # the parser gave up (raised) part-way
+
+    def elements(self) -> Iterator[tuple[etree._Element, bool]]:
+        parser = self.parser
+        try:
+            for chunk in _chunks(self._data):
+                parser.feed(chunk)
+                # Drained before the next piece is fed: at most one piece's elements wait.
+                for _event, el in parser.read_events():
+                    yield el, True
+            self._data = b""
+            parser.close()
+        except (etree.XMLSyntaxError, etree.ParserError, ValueError, TypeError):
+            self.failed = True
+            return
+        for _event, el in parser.read_events():
+            yield el, False
+
+    def malformed(self) -> bool:
+        return self.failed or any(e.level >= etree.ErrorLevels.ERROR for e in self.parser.feed_error_log)
 
 
 # --- tree helpers -----------------------------------------------------------------------------
@@ -199,11 +228,13 @@ def _children(el: etree._Element, *names: str) -> list[etree._Element]:
     return [c for c in el if isinstance(c.tag, str) and (not names or _local(c) in names)]
 
 
-def _first(el: etree._Element, *names: str) -> etree._Element | None:
+def _kids(el: etree._Element) -> dict[str, etree._Element]:
+    """The first child element of each local name: one pass over an entry, not one per field."""
+    kids: dict[str, etree._Element] = {}
     for c in el:
-        if isinstance(c.tag, str) and _local(c) in names:
-            return c
-    return None
+        if isinstance(c.tag, str):
+            kids.setdefault(_local(c), c)
+    return kids
 
 
 def _text(el: etree._Element | None) -> str:
@@ -349,20 +380,14 @@ def _date(result: ParseResult, *elements: etree._Element | None) -> str | None:
 class _Links:
     """Collects links for one document: resolves, validates, dedups, caps, counts."""
 
-    def __init__(self, result: ParseResult, source_url: str, unfinished: set[etree._Element],
-                 limit: int | None = None) -> None:
+    def __init__(self, result: ParseResult, source_url: str, limit: int | None = None) -> None:
         self.result = result
         self.source = source_url
-        self.unfinished = unfinished
         self.limit = limit
-        self.seen: set[str] = set()
-
-    def complete(self, entry: etree._Element) -> bool:
-        """False, counted as "truncated", for the entry a truncation cut off."""
-        if entry in self.unfinished:
-            self.result.count("truncated")
-            return False
-        return True
+        # hash() of each canonical URL rather than the URL: a 50,000-entry sitemap is read over
+        # the whole crawl, and a 64-bit hash per URL is a third of the string (a collision, at
+        # about 1e-10 for 50,000 URLs, would count one link as a duplicate).
+        self.seen: set[int] = set()
 
     def accept(self, raw: str | None, base: str) -> str | None:
         """The absolute URL to keep, or None after counting why not."""
@@ -377,7 +402,7 @@ class _Links:
         if self.limit is not None and len(self.seen) >= self.limit:
             self.result.count("over_limit")  # before canonicalize: the costly part per entry
             return None
-        key = canonicalize(url)
+        key = hash(canonicalize(url))
         if key in self.seen:
             self.result.count("duplicate")
             return None
@@ -385,64 +410,247 @@ class _Links:
         return url
 
 
-# --- feeds ------------------------------------------------------------------------------------
+# --- feeds and sitemaps, streamed -----------------------------------------------------------
+
+# The element each document type lists its entries in.
+_ENTRY = {"rss": "item", "rdf": "item", "atom": "entry", "urlset": "url", "sitemapindex": "sitemap"}
 
 
-def parse_feed(body: bytes, source_url: str) -> ParseResult:
-    """Items of an RSS 0.9x/2.0, RDF/RSS 1.0 or Atom 1.0 feed as ``kind="feed"`` links.
+class LinkStream:
+    """A feed or sitemap read as it is iterated: yields its article links one at a time.
 
-    Keeps each item's link, title, publication and update dates, language (item, xml:lang,
-    then channel) and categories. A sitemap given here is an error ("wrong_root"), so is HTML
-    ("html"): a feed URL that redirects to a front page is a common failure worth seeing.
+    Why a stream: read whole, a 50,000-entry sitemap is an lxml tree plus a list of links, tens
+    of MB at once and over a second of the reactor thread. Here the body goes to a pull parser
+    a piece (``_CHUNK``) at a time; each entry is read when its end tag arrives and then cleared
+    from the tree, so memory does not grow with the document, and the caller decides when to
+    read on (the spider reads one batch of requests' worth at a time). Why not a thread: it
+    would have to either collect every link (the memory this avoids) or keep a pool thread
+    (Twisted's, which DNS shares) blocked until the crawl wants the next batch; read on demand,
+    the reactor is busy for one batch's worth of entries at a time.
+
+    ``result`` fills in as the stream is read: ``doc_type`` (or a document-level ``error``)
+    after :meth:`open`, a sitemap index's ``sitemaps``, the ``skipped`` counts; ``error``
+    "malformed" and a urlset's final ``doc_type`` ("news_urlset" once an entry had news
+    children) when it is exhausted. ``result.links`` stays empty: the links are what iteration
+    yields.
+
+    Two differences from reading a whole tree, both outside the formats' own grammar: an RSS
+    channel's ``<language>`` given after its items does not reach them, and items both inside
+    and beside a ``<channel>`` come in document order.
     """
-    result, root, name, unfinished = _open(body)
-    if root is None:
-        return result
-    doc_type = _FEED_ROOTS.get(name)
-    if doc_type is None:
-        result.error = "wrong_root"
-        return result
-    result.doc_type = doc_type
-    links = _Links(result, source_url, unfinished)
-    if doc_type == "atom":
-        _atom_entries(root, source_url, links)
-    else:
-        _rss_items(root, source_url, links)
-    return result
 
+    def __init__(self, body: object, source_url: str, *, sitemap: bool, max_urls: int = 50000) -> None:
+        self.source = source_url
+        self.result = ParseResult(doc_type="unknown")
+        self.exhausted = False
+        self._sitemap = sitemap  # a sitemap URL may serve a feed (search engines take both)
+        self._max_urls = max(0, max_urls)
+        self._body: object = body
+        self._steps = self._read()
+        self._opened = False
+        # per-document reading state
+        self._channel: etree._Element | None = None
+        self._channel_lang: str | None = None
+        self._channel_lang_read = False
+        self._has_news = False
+        self._own = ""
 
-def _rss_items(root: etree._Element, source_url: str, links: _Links) -> None:
-    result = links.result
-    channel = _first(root, "channel")
-    channel_lang = None
-    if channel is not None:
-        channel_lang = _clean(_text(_first(channel, "language"))) or _xml_lang(channel)
-    # RSS 2.0 nests items in <channel>; RSS 0.90 and RDF/RSS 1.0 put them beside it.
-    items = (_children(channel, "item") if channel is not None else []) + _children(root, "item")
-    for item in items:
-        if not links.complete(item):
-            continue
-        base = _base(item, source_url)
-        url = links.accept(_rss_link(item), base)
+    def open(self) -> ParseResult:
+        """Read up to the root element: afterwards ``result.doc_type`` (or ``error``) is known."""
+        if not self._opened:
+            self._opened = True
+            next(self._steps, None)
+        return self.result
+
+    def __iter__(self) -> Iterator[DiscoveredLink]:
+        return self
+
+    def __next__(self) -> DiscoveredLink:
+        self.open()
+        link = next(self._steps, None)
+        if link is None:
+            self.exhausted = True
+            raise StopIteration
+        return link
+
+    def _read(self) -> Iterator[DiscoveredLink | None]:
+        """The generator behind the stream: None once the root is known, then the links."""
+        result = self.result
+        data = _as_bytes(self._body)
+        self._body = None
+        result.error = _check(data)
+        if result.error:
+            yield None
+            return
+        reader = _Reader(data)
+        del data
+        elements = reader.elements()
+        first = next(elements, None)
+        if first is None:
+            result.error = "not_xml"
+            yield None
+            return
+        root = first[0].getroottree().getroot()
+        name = _local(root)
+        doc_type = _FEED_ROOTS.get(name) or (name if self._sitemap and name in _SITEMAP_ROOTS else None)
+        if name == "html" or doc_type is None:
+            result.error = "html" if name == "html" else "wrong_root"
+            yield None
+            return
+        news_declared = doc_type == "urlset" and any("sitemap-news" in (ns or "") for ns in root.nsmap.values())
+        result.doc_type = "news_urlset" if news_declared else doc_type
+        yield None
+
+        # A sitemap URL serving a feed is read as a feed: no URL limit, as parse_feed has none.
+        links = _Links(result, self.source, self._max_urls if doc_type in _SITEMAP_ROOTS else None)
+        entry_name = _ENTRY[doc_type]
+        read_entry = {"rss": self._rss_item, "rdf": self._rss_item, "atom": self._atom_entry,
+                      "urlset": self._url_entry, "sitemapindex": self._index_entry}[doc_type]
+        rss = doc_type in ("rss", "rdf")
+        read: set[etree._Element] = set()  # read container children still in the tree
+        if doc_type == "sitemapindex":
+            # The index itself counts as seen, so an index listing itself is a "self_reference".
+            self._own = canonicalize(self.source)
+        for el, finished in itertools.chain([first], elements):
+            parent = el.getparent()
+            if parent is None:
+                continue  # the root's own end
+            if parent is not root and parent is not self._channel:
+                if not (rss and self._channel is None and parent.getparent() is root
+                        and _local(parent) == "channel"):
+                    continue  # inside an entry: read with the entry when that ends
+                self._found_channel(parent)
+            local = _local(el)
+            link = None
+            if local == entry_name:
+                if finished:
+                    link = read_entry(el, links)
+                else:
+                    result.count("truncated")
+            elif rss and parent is root and local == "channel" and self._channel is None:
+                self._found_channel(el)  # a channel with no child elements still has its xml:lang
+            elif parent is self._channel and local == "language" and not self._channel_lang_read:
+                self._channel_lang_read = True
+                self._channel_lang = _clean(_text(el)) or self._channel_lang
+            if el is not self._channel:
+                _drop_read(el, parent, read)
+            if link is not None:
+                yield link
+        if reader.malformed():
+            result.error = "malformed"
+        if self._has_news:
+            result.doc_type = "news_urlset"
+
+    def _found_channel(self, channel: etree._Element) -> None:
+        self._channel = channel
+        self._channel_lang = _xml_lang(channel)
+
+    # -- one entry each, read when its end tag arrived ------------------------------------------
+
+    def _rss_item(self, item: etree._Element, links: _Links) -> DiscoveredLink | None:
+        result = links.result
+        url = links.accept(_rss_link(item), _base(item, self.source))
         if url is None:
-            continue
-        published = _date(result, _first(item, "pubdate"), _first(item, "date"),
-                          _first(item, "published"), _first(item, "issued"), _first(item, "created"))
+            return None
+        kids = _kids(item)
+        published = _date(result, kids.get("pubdate"), kids.get("date"), kids.get("published"),
+                          kids.get("issued"), kids.get("created"))
         if published is None:
             result.count("no_date")
-        modified = _date(result, _first(item, "updated"), _first(item, "modified"))
-        result.links.append(DiscoveredLink(
-            url=url, kind="feed", source=source_url, published=published, modified=modified,
-            title=_clean(_text(_first(item, "title"))),
-            language=_clean(_text(_first(item, "language"))) or _xml_lang(item) or channel_lang,
+        modified = _date(result, kids.get("updated"), kids.get("modified"))
+        return DiscoveredLink(
+            url=url, kind="feed", source=self.source, published=published, modified=modified,
+            title=_clean(_text(kids.get("title"))),
+            language=_clean(_text(kids.get("language"))) or _xml_lang(item) or self._channel_lang,
             keywords=_unique(_text(c) for c in _children(item, "category", "subject")),
-        ))
+        )
+
+    def _atom_entry(self, entry: etree._Element, links: _Links) -> DiscoveredLink | None:
+        result = links.result
+        url = links.accept(_atom_link(entry), _base(entry, self.source))
+        if url is None:
+            return None
+        kids = _kids(entry)
+        # atom:published is optional; atom:updated is required and stands in for it.
+        modified = _date(result, kids.get("updated"))
+        published = _date(result, kids.get("published")) or modified
+        if published is None:
+            result.count("no_date")
+        return DiscoveredLink(
+            url=url, kind="feed", source=self.source, published=published, modified=modified,
+            title=_atom_text(kids.get("title")),
+            language=_xml_lang(entry),
+            keywords=_unique(c.get("term") or c.get("label") or "" for c in _children(entry, "category")),
+        )
+
+    def _url_entry(self, entry: etree._Element, links: _Links) -> DiscoveredLink | None:
+        result = links.result
+        kids = _kids(entry)
+        loc = kids.get("loc")
+        url = links.accept(_text(loc), _base(loc if loc is not None else entry, self.source))
+        if url is None:
+            return None
+        modified = _date(result, kids.get("lastmod"))
+        news = kids.get("news")
+        if news is None:
+            return DiscoveredLink(url=url, kind="sitemap", source=self.source, modified=modified)
+        self._has_news = True
+        news_kids = _kids(news)
+        publication = news_kids.get("publication")
+        published = _date(result, news_kids.get("publication_date"))
+        if published is None:
+            result.count("no_date")
+        return DiscoveredLink(
+            url=url, kind="news_sitemap", source=self.source, published=published, modified=modified,
+            title=_clean(_text(news_kids.get("title"))),
+            language=_clean(_text(_kids(publication).get("language"))) if publication is not None else None,
+            keywords=_unique(_text(news_kids.get("keywords")).split(",")),
+        )
+
+    def _index_entry(self, entry: etree._Element, links: _Links) -> None:
+        result = links.result
+        kids = _kids(entry)
+        loc = kids.get("loc")
+        raw = _text(loc).strip()
+        base = _base(loc if loc is not None else entry, self.source)
+        resolved = _join(base, raw) if raw else None
+        if resolved is not None and canonicalize(resolved) == self._own:
+            result.count("self_reference")
+            return None
+        url = links.accept(raw, base)
+        if url is None:
+            return None
+        result.sitemaps.append(url)
+        modified = _date(result, kids.get("lastmod"))
+        if modified:
+            result.sitemaps_modified[url] = modified
+        return None
+
+
+def _drop_read(el: etree._Element, parent: etree._Element, read: set[etree._Element]) -> None:
+    """Empty ``el`` (just read) and take the read siblings before it out of the tree.
+
+    lxml's rule for pull parsing: an element may be emptied at its end event, but the parser
+    may still touch the element itself (libxml2 appends the next text to the last child) and
+    anything not yet ended, so ``el`` stays and removal stops at the first sibling whose end
+    has not been seen (a recovered break can leave one open; it stays, and is counted as
+    truncated when the parser closes it).
+    """
+    el.clear()
+    read.add(el)
+    node = el.getprevious()
+    while node is not None and (node in read or not isinstance(node.tag, str)):
+        before = node.getprevious()
+        read.discard(node)
+        parent.remove(node)
+        node = before
 
 
 def _rss_link(item: etree._Element) -> str | None:
     """FeedBurner's origLink (the link itself goes through a redirector), then <link>, then
     an Atom link inside the item, then a permalink guid, then RDF's rdf:about."""
-    orig = _text(_first(item, "origlink")).strip()
+    kids = _kids(item)
+    orig = _text(kids.get("origlink")).strip()
     if orig:
         return orig
     for link in _children(item, "link"):
@@ -451,7 +659,7 @@ def _rss_link(item: etree._Element) -> str | None:
             return text
         if link.get("href") and (link.get("rel") or "alternate").strip().lower() == "alternate":
             return link.get("href")
-    guid = _first(item, "guid")
+    guid = kids.get("guid")
     if guid is not None and (guid.get("isPermaLink") or "true").strip().lower() != "false":
         text = _text(guid).strip()
         if text.lower().startswith(("http://", "https://")):  # a guid is never relative
@@ -460,28 +668,6 @@ def _rss_link(item: etree._Element) -> str | None:
         if key.endswith("}about") and value.strip():
             return value
     return None
-
-
-def _atom_entries(root: etree._Element, source_url: str, links: _Links) -> None:
-    result = links.result
-    for entry in _children(root, "entry"):
-        if not links.complete(entry):
-            continue
-        base = _base(entry, source_url)
-        url = links.accept(_atom_link(entry), base)
-        if url is None:
-            continue
-        # atom:published is optional; atom:updated is required and stands in for it.
-        modified = _date(result, _first(entry, "updated"))
-        published = _date(result, _first(entry, "published")) or modified
-        if published is None:
-            result.count("no_date")
-        result.links.append(DiscoveredLink(
-            url=url, kind="feed", source=source_url, published=published, modified=modified,
-            title=_atom_text(_first(entry, "title")),
-            language=_xml_lang(entry),
-            keywords=_unique(c.get("term") or c.get("label") or "" for c in _children(entry, "category")),
-        ))
 
 
 def _atom_link(entry: etree._Element) -> str | None:
@@ -495,7 +681,7 @@ def _atom_link(entry: etree._Element) -> str | None:
                   in ("text/html", "application/xhtml+xml")]
     for link in html_links or alternates:
         return link.get("href")
-    entry_id = _text(_first(entry, "id")).strip()
+    entry_id = _text(_kids(entry).get("id")).strip()
     if entry_id.lower().startswith(("http://", "https://")):
         return entry_id
     return None
@@ -520,7 +706,26 @@ def _unique(values) -> list[str]:
     return out
 
 
-# --- sitemaps ---------------------------------------------------------------------------------
+def stream_feed(body: bytes, source_url: str) -> LinkStream:
+    """:func:`parse_feed`'s links as a :class:`LinkStream`, read as they are asked for."""
+    return LinkStream(body, source_url, sitemap=False)
+
+
+def stream_sitemap(body: bytes, source_url: str, max_urls: int = 50000) -> LinkStream:
+    """:func:`parse_sitemap`'s links as a :class:`LinkStream`, read as they are asked for."""
+    return LinkStream(body, source_url, sitemap=True, max_urls=max_urls)
+
+
+def parse_feed(body: bytes, source_url: str) -> ParseResult:
+    """Items of an RSS 0.9x/2.0, RDF/RSS 1.0 or Atom 1.0 feed as ``kind="feed"`` links.
+
+    Keeps each item's link, title, publication and update dates, language (item, xml:lang,
+    then channel) and categories. A sitemap given here is an error ("wrong_root"), so is HTML
+    ("html"): a feed URL that redirects to a front page is a common failure worth seeing.
+    """
+    stream = stream_feed(body, source_url)
+    stream.result.links.extend(stream)
+    return stream.result
 
 
 def parse_sitemap(body: bytes, source_url: str, max_urls: int = 50000) -> ParseResult:
@@ -532,71 +737,9 @@ def parse_sitemap(body: bytes, source_url: str, max_urls: int = 50000) -> ParseR
     rest counted as "over_limit". An index that lists itself does not loop. RSS and Atom
     feeds are accepted too, as search engines accept them in place of a sitemap.
     """
-    result, root, name, unfinished = _open(body)
-    if root is None:
-        return result
-    if name in _FEED_ROOTS:
-        return parse_feed(body, source_url)
-    if name not in _SITEMAP_ROOTS:
-        result.error = "wrong_root"
-        return result
-    limit = max(0, max_urls)
-    if name == "sitemapindex":
-        result.doc_type = "sitemapindex"
-        _index_entries(root, source_url, _Links(result, source_url, unfinished, limit))
-        return result
-    news_declared = any("sitemap-news" in (ns or "") for ns in root.nsmap.values())
-    has_news = False
-    links = _Links(result, source_url, unfinished, limit)
-    for entry in _children(root, "url"):
-        if not links.complete(entry):
-            continue
-        loc = _first(entry, "loc")
-        url = links.accept(_text(loc), _base(loc if loc is not None else entry, source_url))
-        if url is None:
-            continue
-        modified = _date(result, _first(entry, "lastmod"))
-        news = _first(entry, "news")
-        if news is None:
-            result.links.append(DiscoveredLink(url=url, kind="sitemap", source=source_url,
-                                               modified=modified))
-            continue
-        has_news = True
-        publication = _first(news, "publication")
-        published = _date(result, _first(news, "publication_date"))
-        if published is None:
-            result.count("no_date")
-        result.links.append(DiscoveredLink(
-            url=url, kind="news_sitemap", source=source_url, published=published, modified=modified,
-            title=_clean(_text(_first(news, "title"))),
-            language=_clean(_text(_first(publication, "language"))) if publication is not None else None,
-            keywords=_unique(_text(_first(news, "keywords")).split(",")),
-        ))
-    result.doc_type = "news_urlset" if has_news or news_declared else "urlset"
-    return result
-
-
-def _index_entries(root: etree._Element, source_url: str, links: _Links) -> None:
-    result = links.result
-    # The index itself counts as seen, so an index listing itself is a "self_reference".
-    own = canonicalize(source_url)
-    for entry in _children(root, "sitemap"):
-        if not links.complete(entry):
-            continue
-        loc = _first(entry, "loc")
-        raw = _text(loc).strip()
-        base = _base(loc if loc is not None else entry, source_url)
-        resolved = _join(base, raw) if raw else None
-        if resolved is not None and canonicalize(resolved) == own:
-            result.count("self_reference")
-            continue
-        url = links.accept(raw, base)
-        if url is None:
-            continue
-        result.sitemaps.append(url)
-        modified = _date(result, _first(entry, "lastmod"))
-        if modified:
-            result.sitemaps_modified[url] = modified
+    stream = stream_sitemap(body, source_url, max_urls)
+    stream.result.links.extend(stream)
+    return stream.result
 
 
 # --- robots.txt and HTML ----------------------------------------------------------------------
@@ -655,6 +798,54 @@ def html_feed_links(html_head: bytes | str, base_url: str) -> list[str]:
         if "alternate" in rel and mime in _FEED_TYPES:
             hrefs.append(el.get("href"))
     return _absolute_unique(hrefs, base)
+
+
+_LEADING_SPACE = re.compile(r"\s*")
+_HTML_CHUNK = 64 * 1024  # characters
+
+
+def html_hrefs(text: str) -> Iterator[str | None]:
+    """The ``href`` of every ``<a>`` of an HTML page, in page order, from a tree that does not grow.
+
+    The page is parsed as Scrapy's selector parses it (parsel: stripped, NULs removed, lxml's
+    HTML parser in recover mode with huge_tree), but a piece at a time by a pull parser that
+    reports the start of ``<a>`` elements only (their attributes are complete then, and starts
+    come in page order, as ``iter("a")`` gives them; a recovered page can nest links); after
+    each piece what precedes the last link read (along its ancestors) leaves the tree. A front
+    page listing 20,000 stories is otherwise a 20 MB tree built to read one attribute per link.
+    """
+    parser = etree.HTMLPullParser(events=("start",), tag="a", recover=True, encoding="utf-8", huge_tree=True,
+                                  no_network=True)
+    start = _LEADING_SPACE.match(text).end()
+    end = len(text.rstrip())
+    last = None
+    try:
+        for offset in range(start, end, _HTML_CHUNK):
+            parser.feed(text[offset:min(offset + _HTML_CHUNK, end)].replace("\x00", "").encode("utf-8"))
+            for _event, a in parser.read_events():
+                last = a
+                yield a.get("href")
+            if last is not None:
+                _drop_before(last)
+        parser.close()
+    except (etree.XMLSyntaxError, etree.ParserError, ValueError, TypeError):
+        return
+    for _event, a in parser.read_events():
+        yield a.get("href")
+
+
+def _drop_before(el: etree._Element) -> None:
+    """Take out of the tree everything before ``el`` and before each of its ancestors: all of it
+    has ended (the parser only adds to the chain of open elements), and none of it is a last
+    child, which the parser may still append text to."""
+    node: etree._Element | None = el
+    while node is not None:
+        parent = node.getparent()
+        if parent is None:
+            break
+        while (before := node.getprevious()) is not None:
+            parent.remove(before)
+        node = parent
 
 
 # --- sniffing ---------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ are polled in its place. docs/incremental.md has the whole picture.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -34,7 +34,7 @@ from scrapy.exceptions import (
     DropItem,
     IgnoreRequest,
 )
-from scrapy.http import Request, Response, TextResponse
+from scrapy.http import HtmlResponse, Request, Response, TextResponse
 from scrapy.utils.response import get_base_url
 from twisted.python.failure import Failure
 
@@ -54,7 +54,11 @@ from crawler.urlpolicy import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
+    from collections.abc import AsyncIterator, Iterable, Iterator
+
+    # A link waiting for its batch: (url, site index, depth, kind, published, title, language,
+    # keywords); a tuple rather than a Request or a provenance dict (built on release).
+    Waiting = tuple[str, int, int, str, str | None, str | None, str | None, tuple[str, ...] | None]
 
 # Schema.org types that mark a page as a news or blog article (the content-level check in the
 # extraction worker is the final word; this only decides whether a page is worth extracting).
@@ -123,19 +127,30 @@ class NewsSpider(scrapy.Spider):
             self.site_configs.append(SiteConfig.from_seed(seed))
         if not self.site_configs:
             raise ValueError("the news spider needs seeds (-a seeds=URL[,URL...]) or a sites file (-a sites=FILE)")
-        # Provenance of discovered URLs, so an article found first as a homepage link and later in the
-        # news sitemap still gets the sitemap's date and title (the dupefilter drops the 2nd request).
+        # Provenance of article requests not answered yet, so an article found first as a homepage
+        # link and later in the news sitemap still gets the sitemap's date and title (the
+        # dupefilter drops the 2nd request). Let go once the answer is in: from then on only
+        # "seen in this run" matters, kept as the hash of the canonical URL (a 64-bit hash: a
+        # fraction of the URL and its provenance, and a collision, about 1e-8 at a million URLs,
+        # costs one article its fetch in this run only).
         self._via: dict[str, dict] = {}
+        self._seen_articles: set[int] = set()
         self.articles_scheduled = 0
         # Discovery documents whose links are dead (see crawler/middlewares/breaker.py), and
         # per document [links that worked, links that failed for good].
         self.broken_sources: set[str] = set()
         self._source_health: dict[str, list[int]] = {}
         # A big feed or sitemap is released a batch at a time (NEWSARCHIVE_DISCOVERY_BATCH
-        # article requests in flight per document): 50,000 sitemap entries wait here as small
-        # tuples, not as 50,000 Requests in the scheduler, and a dead sitemap costs one batch.
-        self._backlog: dict[str, deque] = {}
+        # article requests in flight per document), and a dead sitemap costs one batch. What
+        # waits is an iterator per document: a feed's or sitemap's entries are read from its
+        # body (discovery.LinkStream) only as their requests go out, a hub's article links wait
+        # as URL strings. 50,000 sitemap entries are neither Requests in the scheduler nor a
+        # parsed tree and a list of links in memory.
+        self._backlog: dict[str, Iterator[Waiting]] = {}
         self._in_flight: dict[str, int] = {}
+        # Feeds and sitemaps not read to their end yet: their counts go to the stats when they
+        # are (or when the crawl closes first).
+        self._reading: set[discovery.LinkStream] = set()
         self.state: CrawlState | None = None
         # Discovery documents handled in this run, so that replaying the children of unchanged
         # documents cannot loop (a homepage's section links back to the homepage).
@@ -208,12 +223,13 @@ class NewsSpider(scrapy.Spider):
         for pending in self.state.pending():
             url = pending.url
             idx = self._site_index(url)
-            if idx is None or url in self._via:
+            if idx is None or hash(url) in self._seen_articles:
                 continue  # another site's, or already scheduled by this run's seeds
             if url in self._document_urls or self.state.document(url) is not None:
                 self.state.url_finished(url, REJECTED, reason="document")
                 continue
             via = pending.via or {"kind": "link", "source": None, "published": None, "title": None}
+            self._seen_articles.add(hash(url))
             self._via[url] = via
             self.articles_scheduled += 1
             self.stats.inc_value("newsarchive/incremental/resumed")
@@ -362,46 +378,79 @@ class NewsSpider(scrapy.Spider):
         idx = response.meta["newsarchive_site"]
         kind = discovery.sniff(response.body, self._content_type(response), response.url)
         if kind == "feed":
-            result = discovery.parse_feed(response.body, response.url)
+            stream = discovery.stream_feed(response.body, response.url)
         elif kind == "sitemap":
-            result = discovery.parse_sitemap(response.body, response.url, max_urls=self.max_sitemap_urls)
+            stream = discovery.stream_sitemap(response.body, response.url, max_urls=self.max_sitemap_urls)
         else:
             self._skip(f"discovery_{kind}", response)
             return
+        result = stream.open()
+        if result.error or result.doc_type == "sitemapindex":
+            # Nothing to wait for, or an index: its child sitemaps are this document's children,
+            # requested (and remembered for the next run) now.
+            for _link in stream:
+                pass
+            self._document_read(stream)
+            for url in result.sitemaps:
+                if self._on_site(url, idx):
+                    yield from self._request(url, idx, self.parse_discovery, role="discovery", depth=0)
+            return
+        self._reading.add(stream)
+        self._queue(response.url, self._document_links(stream, idx))
+        yield from self._release(response.url)
+
+    def _document_links(self, stream: discovery.LinkStream, idx: int) -> Iterator[Waiting]:
+        """A feed's or sitemap's links waiting for their batch, read from it as they are asked for."""
+        for link in stream:
+            if self.since:
+                when = _parse_iso(link.published) or _parse_iso(link.modified)
+                if when and when < self.since:
+                    self.stats.inc_value("newsarchive/discovery/skipped/too_old")
+                    continue
+            yield (link.url, idx, 0, link.kind, link.published, link.title, link.language,
+                   tuple(link.keywords) if link.keywords else None)
+        self._document_read(stream)
+
+    def _document_read(self, stream: discovery.LinkStream) -> None:
+        """A feed's or sitemap's counts, once read to its end (or at close, as far as it was read)."""
+        self._reading.discard(stream)
+        result = stream.result
         self.stats.inc_value(f"newsarchive/discovery/documents/{result.doc_type}")
         if result.error:
             self.stats.inc_value(f"newsarchive/discovery/errors/{result.error}")
             self.logger.warning("Discovery document %s: %s (entries before the problem are used)",
-                                response.url, result.error)
+                                stream.source, result.error)
         for reason, n in result.skipped.items():
             self.stats.inc_value(f"newsarchive/discovery/skipped/{reason}", n)
-        for url in result.sitemaps:
-            if self._on_site(url, idx):
-                yield from self._request(url, idx, self.parse_discovery, role="discovery", depth=0)
-        backlog = self._backlog.setdefault(response.url, deque())
-        for link in result.links:
-            when = _parse_iso(link.published) or _parse_iso(link.modified)
-            if self.since and when and when < self.since:
-                self.stats.inc_value("newsarchive/discovery/skipped/too_old")
-                continue
-            # A tuple per waiting link (the provenance dict is built on release): a 20,000-entry
-            # sitemap waits in a few MB.
-            backlog.append((link.url, idx, 0, link.kind, link.published, link.title, link.language,
-                            tuple(link.keywords) if link.keywords else None))
-        yield from self._release(response.url)
+
+    def closed(self, reason: str) -> None:
+        # A crawl that ends early (NEWSARCHIVE_MAX_ARTICLES, a timeout) leaves documents unread.
+        for stream in list(self._reading):
+            self._document_read(stream)
+
+    def _queue(self, source: str, links: Iterator[Waiting]) -> None:
+        waiting = self._backlog.get(source)
+        self._backlog[source] = links if waiting is None else itertools.chain(waiting, links)
 
     def _release(self, source: str) -> Iterable[Request]:
         """Article requests from one discovery document or hub, up to the batch size in flight."""
-        backlog = self._backlog.get(source)
-        if not backlog:
-            self._backlog.pop(source, None)
+        waiting = self._backlog.get(source)
+        if waiting is None:
             return
         if source in self.broken_sources:
-            self.stats.inc_value("newsarchive/skipped/broken_source", len(backlog))
             del self._backlog[source]
+            # Counted, not fetched (a document is read to its end for the count).
+            dropped = sum(1 for _entry in waiting)
+            if dropped:
+                self.stats.inc_value("newsarchive/skipped/broken_source", dropped)
             return
-        while backlog and self._in_flight.get(source, 0) < self.discovery_batch:
-            url, idx, depth, kind, published, title, language, keywords = backlog.popleft()
+        while self._in_flight.get(source, 0) < self.discovery_batch:
+            entry = next(waiting, None)
+            if entry is None:
+                if self._backlog.get(source) is waiting:
+                    del self._backlog[source]
+                return
+            url, idx, depth, kind, published, title, language, keywords = entry
             via = {"kind": kind, "source": source, "published": published, "title": title}
             if language:
                 via["language"] = language
@@ -437,7 +486,10 @@ class NewsSpider(scrapy.Spider):
     def parse_page(self, response: Response) -> Iterable[Request | dict]:
         role = response.meta.get("newsarchive_role")
         idx = response.meta["newsarchive_site"]
+        via = None
         if role == "article":
+            # Answered: the provenance kept while the request was out goes with the item.
+            via = self._via.pop(canonicalize(self._requested_url(response)), None)
             self._source_result(response.meta.get("newsarchive_via"), ok=True)
             yield from self._batch_done(response.request)
         if role == "article" and (response.status == 304 or response.meta.get("newsarchive_revisit")):
@@ -471,7 +523,7 @@ class NewsSpider(scrapy.Spider):
         candidate = article or (by_pattern is None and role != "homepage" and kind == "unknown")
         if candidate and not response.meta.get("newsarchive_revisit"):
             # (A hub whose payload is unchanged was recorded, if it is an article, last time.)
-            yield self._item(response)
+            yield self._item(response, via)
         if not article:
             self.stats.inc_value("newsarchive/pages/hub")
         depth = response.meta.get("newsarchive_depth", 0)
@@ -486,20 +538,26 @@ class NewsSpider(scrapy.Spider):
         Article links join the page's backlog and are released a batch at a time like a
         sitemap's (a homepage can list 20,000 stories); section links go out at once.
         """
-        try:
-            root = response.selector.root
-        except ValueError:  # not parseable as HTML at all
-            return
-        if not hasattr(root, "iter"):
-            return
+        hrefs: Iterable[str | None]
+        if isinstance(response, HtmlResponse):
+            # Read from a pull parser whose tree does not grow (a homepage listing 20,000 stories
+            # would otherwise be a 20 MB tree), not from response.selector.
+            hrefs = discovery.html_hrefs(response.text)
+        else:
+            try:
+                root = response.selector.root
+            except ValueError:  # not parseable at all
+                return
+            if not hasattr(root, "iter"):
+                return
+            # lxml elements rather than a Selector per link.
+            hrefs = (a.get("href") for a in root.iter("a"))
         source_kind = "homepage" if response.meta.get("newsarchive_role") == "homepage" else "link"
         base = get_base_url(response)  # honours <base href>
         site = self.site_configs[idx]
-        backlog = self._backlog.setdefault(response.url, deque())
-        # lxml elements rather than a Selector per link: a page of 20,000 links would otherwise
-        # hold 20,000 Selector objects at once.
-        for a in root.iter("a"):
-            href = (a.get("href") or "").strip()
+        articles: list[str] = []
+        for raw in hrefs:
+            href = (raw or "").strip()
             if not href or href.startswith("#"):
                 continue
             # Not response.urljoin: it turns "http:///x" or "ht tp://x" into paths on this host.
@@ -509,10 +567,13 @@ class NewsSpider(scrapy.Spider):
                 continue
             by_pattern = site.is_article_url(url)
             if by_pattern or (by_pattern is None and url_kind(url) == "article"):
-                backlog.append((url, idx, depth + 1, source_kind, None, None, None, None))
+                articles.append(url)
             else:
                 via = {"kind": source_kind, "source": response.url, "published": None, "title": None}
                 yield from self._follow(url, idx, depth=depth + 1, via=via, hubs=hub)
+        if articles:
+            self._queue(response.url, ((url, idx, depth + 1, source_kind, None, None, None, None)
+                                       for url in articles))
         yield from self._release(response.url)
 
     def _follow(self, url: str, idx: int, *, depth: int, via: dict, from_discovery: bool = False,
@@ -546,11 +607,13 @@ class NewsSpider(scrapy.Spider):
 
     def _schedule_article(self, url: str, idx: int, *, depth: int, via: dict) -> list[Request]:
         """An article URL: once per run, never again once an earlier run finished it."""
-        known = self._via.get(url)
-        if known is None or (via.get("published") and not known.get("published")):
-            self._via[url] = via
-        if known is not None:
-            return []  # already scheduled; richer provenance kept above
+        key = hash(url)
+        if key in self._seen_articles:
+            known = self._via.get(url)
+            if known is not None and via.get("published") and not known.get("published"):
+                self._via[url] = via  # richer provenance for the answer still to come
+            return []
+        self._seen_articles.add(key)
         status = self.state.url_status(url) if self.state is not None else None
         if self.state is not None and status is None and (
                 url in self._document_urls or self.state.document(url) is not None):
@@ -564,6 +627,7 @@ class NewsSpider(scrapy.Spider):
             self.stats.inc_value("newsarchive/discovery/skipped/max_articles")
             return []
         self.articles_scheduled += 1
+        self._via[url] = via
         if self.state is not None and status is None:
             self.state.add_pending(url, via)
         return [self._article_request(url, idx, depth=depth, via=via)]
@@ -581,9 +645,9 @@ class NewsSpider(scrapy.Spider):
 
     # -- items and skips -----------------------------------------------------------------------
 
-    def _item(self, response: TextResponse) -> dict:
+    def _item(self, response: TextResponse, via: dict | None = None) -> dict:
         url = self._requested_url(response)
-        via = self._via.get(canonicalize(url)) or response.meta.get("newsarchive_via") or {
+        via = via or self._via.get(canonicalize(url)) or response.meta.get("newsarchive_via") or {
             "kind": "link", "source": None, "published": None, "title": None}
         self.stats.inc_value("newsarchive/pages/article_candidate")
         return {
@@ -651,9 +715,10 @@ class NewsSpider(scrapy.Spider):
             reason = f"download_error/{failure.type.__name__}"
         self.stats.inc_value(f"newsarchive/skipped/{reason}")
         self.logger.info("Skipped %s: %s", request.url, reason)
-        if request.meta.get("newsarchive_role") == "article" and status is not None and status < 500 \
-                and status not in _TRANSIENT_STATUS:
-            self._source_result(request.meta.get("newsarchive_via"), ok=False)
+        if request.meta.get("newsarchive_role") == "article":
+            self._via.pop(canonicalize(self._requested_url(request)), None)
+            if status is not None and status < 500 and status not in _TRANSIENT_STATUS:
+                self._source_result(request.meta.get("newsarchive_via"), ok=False)
         if self.state is not None and request.meta.get("newsarchive_role") == "article":
             self._article_failed(request, reason, status)
         if failure.check(CloseSpider):

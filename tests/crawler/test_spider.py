@@ -237,3 +237,87 @@ def test_a_hub_releases_its_article_links_in_batches_and_sections_at_once():
     done = response(HtmlResponse, first.url, b"<html><body><p>x</p></body></html>", "article",
                     newsarchive_via=first.meta["newsarchive_via"], newsarchive_batch=first.meta["newsarchive_batch"])
     assert len([o for o in spider.parse_page(done) if isinstance(o, Request)]) == 1
+
+
+def sitemap_response(n, extra=""):
+    body = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            + "".join(f"<url><loc>{BASE}/2026/11/29/story-number-{i}.html</loc></url>" for i in range(n))
+            + extra + "</urlset>").encode()
+    return response(XmlResponse, f"{BASE}/sitemap.xml", body, "discovery", headers={"Content-Type": "application/xml"})
+
+
+def answer(spider, req):
+    done = response(HtmlResponse, req.url, b"<html><body><p>x</p></body></html>", "article",
+                    newsarchive_via=req.meta["newsarchive_via"], newsarchive_batch=req.meta["newsarchive_batch"])
+    return [o for o in spider.parse_page(done) if isinstance(o, Request)]
+
+
+def test_a_sitemap_is_read_as_its_batches_go_out_and_counted_once_read():
+    spider = make_spider(NEWSARCHIVE_DISCOVERY_BATCH=2)
+    stats = spider.crawler.stats
+    # the last entry repeats the first: the parser only finds that out at the end
+    first = list(spider.parse_discovery(sitemap_response(3, f"<url><loc>{BASE}/2026/11/29/story-number-0.html</loc></url>")))
+    assert len(first) == 2
+    assert stats.get_value("newsarchive/discovery/documents/urlset") is None, "not read to its end yet"
+    [third] = answer(spider, first[0])
+    assert third.url.endswith("story-number-2.html")
+    assert answer(spider, first[1]) == []  # the repeat is all that was left
+    assert stats.get_value("newsarchive/discovery/documents/urlset") == 1
+    assert stats.get_value("newsarchive/discovery/skipped/duplicate") == 1
+    assert f"{BASE}/sitemap.xml" not in spider._backlog
+
+
+def test_a_document_the_crawl_did_not_finish_is_counted_at_close():
+    spider = make_spider(NEWSARCHIVE_DISCOVERY_BATCH=2)
+    assert len(list(spider.parse_discovery(sitemap_response(10, "<url><loc>")))) == 2
+    spider.closed("closespider_timeout")
+    stats = spider.crawler.stats
+    assert stats.get_value("newsarchive/discovery/documents/urlset") == 1
+    assert stats.get_value("newsarchive/discovery/errors/malformed") is None, "the break was never reached"
+
+
+def test_a_broken_sitemap_is_read_to_its_end_only_to_count_the_rest():
+    spider = make_spider(NEWSARCHIVE_DISCOVERY_BATCH=3, NEWSARCHIVE_DISCOVERY_BREAKER_FAILURES=2)
+    out = list(spider.parse_discovery(sitemap_response(10)))
+    assert len(out) == 3
+    spider.broken_sources.add(f"{BASE}/sitemap.xml")  # as the breaker does after 2 dead links
+    assert answer(spider, out[0]) == []
+    stats = spider.crawler.stats
+    assert stats.get_value("newsarchive/skipped/broken_source") == 7
+    assert stats.get_value("newsarchive/discovery/documents/urlset") == 1
+
+
+def test_provenance_is_let_go_once_answered_and_the_url_stays_known():
+    spider = make_spider()
+    news = response(XmlResponse, f"{BASE}/news-sitemap.xml", NEWS_SITEMAP, "discovery",
+                    headers={"Content-Type": "application/xml"})
+    reqs = list(spider.parse_discovery(news))
+    assert len(spider._via) == 2
+    page = b'<html><head><meta property="og:type" content="article"></head><body><p>x</p></body></html>'
+    resp = response(HtmlResponse, reqs[0].url, page, "article", newsarchive_via=reqs[0].meta["newsarchive_via"],
+                    newsarchive_batch=reqs[0].meta["newsarchive_batch"])
+    [item] = [o for o in spider.parse_page(resp) if isinstance(o, dict)]
+    assert item["discovered_via"]["title"] == "Storm hits coast"
+    assert reqs[0].url not in spider._via and len(spider._via) == 1
+    # found again by a homepage link later: not scheduled a second time
+    home = f'<html><body><a href="{reqs[0].url}">again</a></body></html>'.encode()
+    assert [r for r in spider.parse_page(response(HtmlResponse, f"{BASE}/", home, "homepage"))
+            if r.meta.get("newsarchive_role") == "article"] == []
+
+
+def test_a_richer_provenance_found_while_the_request_is_out_goes_with_the_item():
+    spider = make_spider()
+    url = f"{BASE}/2026/11/29/storm-hits-coast.html"
+    home = f'<html><body><a href="{url}">storm</a></body></html>'.encode()
+    [req] = [r for r in spider.parse_page(response(HtmlResponse, f"{BASE}/", home, "homepage"))
+             if r.meta.get("newsarchive_role") == "article"]
+    assert req.meta["newsarchive_via"]["kind"] == "homepage"
+    news = response(XmlResponse, f"{BASE}/news-sitemap.xml", NEWS_SITEMAP, "discovery",
+                    headers={"Content-Type": "application/xml"})
+    assert [r.url for r in spider.parse_discovery(news)] == [f"{BASE}/2020/01/01/old-story.html"]
+    page = b'<html><head><meta property="og:type" content="article"></head><body><p>x</p></body></html>'
+    resp = response(HtmlResponse, url, page, "article", newsarchive_via=req.meta["newsarchive_via"],
+                    newsarchive_batch=req.meta["newsarchive_batch"])
+    [item] = [o for o in spider.parse_page(resp) if isinstance(o, dict)]
+    assert item["discovered_via"]["kind"] == "news_sitemap"
+    assert item["discovered_via"]["title"] == "Storm hits coast"
