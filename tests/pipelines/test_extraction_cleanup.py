@@ -4,6 +4,8 @@ what it must leave alone."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 from lxml.html import fromstring
 
@@ -526,3 +528,36 @@ def test_block_kind_is_the_first_named_kind_whatever_the_hash_seed():
         )
         outputs.add(done.stdout)
     assert outputs == {"media\nrelated\ndek\nnewsletter\n"}
+
+
+_PIECES = [
+    "Reporting by", "Jane Doe", "contributed to this report", "contributed reporting", "Source:",
+    "Sign up for our", "newsletter", "Follow us on Twitter", "get the", "app", "delivered to your inbox",
+    "SUBSCRIBE TO THE", "with wires", "Write to", "jane@example.com", "at", "(", ")", ".", "—", "the",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12))
+def test_word_prefilters_decide_as_the_whole_patterns(pieces):
+    """The cheap word checks in front of the credit and call-to-action patterns never change a
+    decision: they only skip blocks the patterns could not match."""
+    import re
+
+    from pipelines.extraction_cleanup import _CTA_ANYWHERE, _may_be_cta, is_credit
+
+    text = " ".join(pieces)
+    whole = re.compile(  # the single pattern the rule used before it was split
+        r"^\W*(?:\(?(?:reporting|additional reporting|writing|editing|edited|compiled|research|"
+        r"with (?:additional )?reporting) by\b|"
+        r"(?:sources?|via|credit|quelle|fuente|fonte)\s*:|"
+        r"with (?:\w+ )?wires?\b|"
+        r"write to .{2,60} at \S+@|email .{2,60} at \S+@|contact (?:the )?(?:writer|reporter|author)s?\b|"
+        r"reach (?:the )?(?:writer|reporter|author)s?\b|"
+        r".{3,200}\bcontributed (?:to )?(?:this|the) (?:report|story|article)|"
+        r".{3,120}\bcontributed reporting\b)",
+        re.IGNORECASE,
+    )
+    assert is_credit(text) == (whole.match(text) is not None)
+    if _CTA_ANYWHERE.search(text):
+        assert _may_be_cta(text)
