@@ -16,7 +16,6 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from lxml.html import HtmlElement
 
-_SPACE = re.compile(r"\s+")
 # Link lists stop here: no article page has more, and archive dumps with 100,000s of links
 # would otherwise spend seconds in this module alone.
 MAX_LINKS = 5000
@@ -108,7 +107,8 @@ def is_share_url(url: str) -> bool:
 
 
 def _clean(text: str | None) -> str:
-    return _SPACE.sub(" ", text or "").strip()
+    """Whitespace runs as one space, trimmed (str.split's whitespace is the regex's \\s)."""
+    return " ".join(text.split()) if text else ""
 
 
 @lru_cache(maxsize=64)
