@@ -15,6 +15,7 @@ import html.entities
 import itertools
 import re
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -176,6 +177,22 @@ def _chunks(data: bytes) -> Iterator[bytes]:
             yield data[start:start + _CHUNK]
 
 
+def _held(data: bytes) -> Iterator[bytes]:
+    """``_chunks`` of a plain body kept deflated until read: each piece is compressed now (zlib
+    level 1 keeps about a tenth of a sitemap or feed, at some 100 MB/s) and let go once read, so
+    a document read over the whole crawl waits in a fraction of its size, shrinking as it goes.
+    A gzip body already waits compressed."""
+    if data[:2] == _GZIP_MAGIC or len(data) <= _CHUNK:
+        return _chunks(data)
+    pieces = deque(zlib.compress(data[start:start + _CHUNK], 1) for start in range(0, len(data), _CHUNK))
+    return _inflated(pieces)
+
+
+def _inflated(pieces: deque[bytes]) -> Iterator[bytes]:
+    while pieces:
+        yield zlib.decompress(pieces.popleft())
+
+
 class _Reader:
     """A document's elements as their end tags arrive, fed to the parser a piece at a time.
 
@@ -186,23 +203,22 @@ class _Reader:
     must not be fetched.
     """
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, chunks: Iterator[bytes]) -> None:
         self.parser = etree.XMLPullParser(
             events=("end",), recover=True, resolve_entities=False, no_network=True, huge_tree=False,
             load_dtd=False, dtd_validation=False,
         )
-        self._data = data
+        self._chunks = chunks
         self.failed = False  # the parser gave up (raised) part-way
 
     def elements(self) -> Iterator[tuple[etree._Element, bool]]:
         parser = self.parser
         try:
-            for chunk in _chunks(self._data):
+            for chunk in self._chunks:
                 parser.feed(chunk)
                 # Drained before the next piece is fed: at most one piece's elements wait.
                 for _event, el in parser.read_events():
                     yield el, True
-            self._data = b""
             parser.close()
         except (etree.XMLSyntaxError, etree.ParserError, ValueError, TypeError):
             self.failed = True
@@ -423,10 +439,11 @@ class LinkStream:
     of MB at once and over a second of the reactor thread. Here the body goes to a pull parser
     a piece (``_CHUNK``) at a time; each entry is read when its end tag arrives and then cleared
     from the tree, so memory does not grow with the document, and the caller decides when to
-    read on (the spider reads one batch of requests' worth at a time). Why not a thread: it
-    would have to either collect every link (the memory this avoids) or keep a pool thread
-    (Twisted's, which DNS shares) blocked until the crawl wants the next batch; read on demand,
-    the reactor is busy for one batch's worth of entries at a time.
+    read on (the spider reads one batch of requests' worth at a time; meanwhile, with ``hold``,
+    the unread rest of a plain body waits deflated, see ``_held``). Why not a thread: it would
+    have to either collect every link (the memory this avoids) or keep a pool thread (Twisted's,
+    which DNS shares) blocked until the crawl wants the next batch; read on demand, the reactor
+    is busy for one batch's worth of entries at a time.
 
     ``result`` fills in as the stream is read: ``doc_type`` (or a document-level ``error``)
     after :meth:`open`, a sitemap index's ``sitemaps``, the ``skipped`` counts; ``error``
@@ -434,17 +451,21 @@ class LinkStream:
     children) when it is exhausted. ``result.links`` stays empty: the links are what iteration
     yields.
 
-    Two differences from reading a whole tree, both outside the formats' own grammar: an RSS
-    channel's ``<language>`` given after its items does not reach them, and items both inside
-    and beside a ``<channel>`` come in document order.
+    Differences from reading a whole tree, all outside the formats' own grammar: an RSS
+    channel's ``<language>`` given after its items does not reach them; items both inside and
+    beside a ``<channel>`` come in document order; and in a document the parser had to repair,
+    an entry whose end tag was lost is read when the parser closes it, which can change the
+    order of links (and which of two duplicates is kept).
     """
 
-    def __init__(self, body: object, source_url: str, *, sitemap: bool, max_urls: int = 50000) -> None:
+    def __init__(self, body: object, source_url: str, *, sitemap: bool, max_urls: int = 50000,
+                 hold: bool = True) -> None:
         self.source = source_url
         self.result = ParseResult(doc_type="unknown")
         self.exhausted = False
         self._sitemap = sitemap  # a sitemap URL may serve a feed (search engines take both)
         self._max_urls = max(0, max_urls)
+        self._hold = hold  # read over time: the unread rest waits deflated (_held)
         self._body: object = body
         self._steps = self._read()
         self._opened = False
@@ -482,7 +503,7 @@ class LinkStream:
         if result.error:
             yield None
             return
-        reader = _Reader(data)
+        reader = _Reader(_held(data) if self._hold else _chunks(data))
         del data
         elements = reader.elements()
         first = next(elements, None)
@@ -723,7 +744,7 @@ def parse_feed(body: bytes, source_url: str) -> ParseResult:
     then channel) and categories. A sitemap given here is an error ("wrong_root"), so is HTML
     ("html"): a feed URL that redirects to a front page is a common failure worth seeing.
     """
-    stream = stream_feed(body, source_url)
+    stream = LinkStream(body, source_url, sitemap=False, hold=False)
     stream.result.links.extend(stream)
     return stream.result
 
@@ -737,7 +758,7 @@ def parse_sitemap(body: bytes, source_url: str, max_urls: int = 50000) -> ParseR
     rest counted as "over_limit". An index that lists itself does not loop. RSS and Atom
     feeds are accepted too, as search engines accept them in place of a sitemap.
     """
-    stream = stream_sitemap(body, source_url, max_urls)
+    stream = LinkStream(body, source_url, sitemap=True, max_urls=max_urls, hold=False)
     stream.result.links.extend(stream)
     return stream.result
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -111,6 +112,12 @@ def looks_like_article(body: bytes) -> bool:
     """Cheap page-level signal: og:type=article or an Article-like ld+json type in the first 256 KB."""
     head = body[: 256 * 1024]
     return bool(_ARTICLE_LD_TYPES.search(head) or _OG_ARTICLE.search(head) or _OG_ARTICLE_REV.search(head))
+
+
+def _hub_links(urls: deque[str], idx: int, depth: int, kind: str) -> Iterator[Waiting]:
+    """A hub's article links waiting for their batch, each let go as it is released."""
+    while urls:
+        yield (urls.popleft(), idx, depth, kind, None, None, None, None)
 
 
 class NewsSpider(scrapy.Spider):
@@ -555,7 +562,7 @@ class NewsSpider(scrapy.Spider):
         source_kind = "homepage" if response.meta.get("newsarchive_role") == "homepage" else "link"
         base = get_base_url(response)  # honours <base href>
         site = self.site_configs[idx]
-        articles: list[str] = []
+        articles: deque[str] = deque()
         for raw in hrefs:
             href = (raw or "").strip()
             if not href or href.startswith("#"):
@@ -572,8 +579,7 @@ class NewsSpider(scrapy.Spider):
                 via = {"kind": source_kind, "source": response.url, "published": None, "title": None}
                 yield from self._follow(url, idx, depth=depth + 1, via=via, hubs=hub)
         if articles:
-            self._queue(response.url, ((url, idx, depth + 1, source_kind, None, None, None, None)
-                                       for url in articles))
+            self._queue(response.url, _hub_links(articles, idx, depth + 1, source_kind))
         yield from self._release(response.url)
 
     def _follow(self, url: str, idx: int, *, depth: int, via: dict, from_discovery: bool = False,

@@ -7,13 +7,14 @@ import ctypes
 import dataclasses
 import gzip
 import json
+import sys
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from crawler import discovery
-from crawler.discovery import html_hrefs, stream_feed, stream_sitemap
+from crawler.discovery import html_hrefs, parse_sitemap, stream_feed, stream_sitemap
 
 DATA = Path(__file__).parent / "data"
 SITE = "https://www.daily.example"
@@ -96,6 +97,16 @@ def test_a_news_sitemap_is_known_as_one_from_its_entries_by_the_end():
     assert stream.result.doc_type == "news_urlset"
     assert (first.kind, first.title, first.language, first.keywords) == (
         "news_sitemap", "Story number 0 & more", "en", ["a", "b"])
+
+
+def test_a_stream_waits_without_the_body_it_was_given():
+    # Read over a whole crawl, a plain body is held deflated piece by piece instead.
+    body = sitemap(3000)
+    refs = sys.getrefcount(body)
+    stream = stream_sitemap(body, f"{SITE}/news-sitemap.xml")
+    stream.open()
+    assert sys.getrefcount(body) == refs
+    assert list(stream) == parse_sitemap(body, f"{SITE}/news-sitemap.xml").links
 
 
 def test_document_level_problems_are_known_on_open():
