@@ -117,7 +117,15 @@ def canonicalize(url: str) -> str:
     and campaign parameters. Trailing slashes and ``www.`` are kept: sites may serve different
     resources there, and merging two different pages loses one of them.
     """
-    stripped = url.strip() if isinstance(url, str) else ""
+    return _canonical(url) if isinstance(url, str) else ""
+
+
+# An article URL is canonicalised some ten times on its way through a crawl (each discovery
+# document that lists it, scheduling, the crawl state, the record's id, dedup), mostly within a
+# few hundred pages of each other; w3lib's canonicalize_url is the costliest step of each.
+@functools.lru_cache(maxsize=16384)
+def _canonical(url: str) -> str:
+    stripped = url.strip()
     try:
         canon = canonicalize_url(stripped, keep_fragments=False)
         parts = urlsplit(canon)
@@ -264,6 +272,23 @@ def site_of(url: str) -> str:
     """
     if not isinstance(url, str):
         return ""
+    # The crawl asks this for every link it sees, and the links of a site share a handful of
+    # netlocs: a plain "scheme://netloc/..." is answered from a cache by its netloc.
+    m = _PLAIN_NETLOC_RE.match(url)
+    return _site_of_netloc(m.group(1)) if m else _site_of_url(url)
+
+
+# "scheme://netloc" followed by a path, query, fragment or nothing, where the netloc has no
+# whitespace, control characters or backslashes (those take the general path).
+_PLAIN_NETLOC_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#\s\x00-\x1f\\]*)(?=[/?#]|$)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _site_of_netloc(netloc: str) -> str:
+    return _site_of_url(f"//{netloc}")
+
+
+def _site_of_url(url: str) -> str:
     parts = _split(url if "//" in url else f"//{url}")
     host = _clean_host(parts.hostname or "") if parts is not None else ""
     if not host:

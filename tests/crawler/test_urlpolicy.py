@@ -286,3 +286,20 @@ def test_policy_functions_never_raise(url):
     assert url_kind(url) in {"article", "section", "asset", "unknown"}
     if is_http_url(url):
         assert canonicalize(canonical) == canonical
+
+
+_URL_PIECES = st.sampled_from(
+    [
+        "http://", "https://", "HTTP://", "ftp://", "//", "www.", "news.", "Example", ".co.uk",
+        ".com", "127.0.0.1", "[::1]", ":8080", ":80", "@", "user:pw@", "/", "?", "#", "a",
+        "\t", " ", "\\", "xn--bcher-kva", "bücher", ".", "..", "%2F", "0x7f000001",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_URL_PIECES, max_size=10).map("".join))
+def test_site_of_from_the_netloc_cache_equals_the_general_path(url):
+    from crawler.urlpolicy import _site_of_url
+
+    assert site_of(url) == _site_of_url(url)
