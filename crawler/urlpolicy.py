@@ -217,8 +217,11 @@ def is_http_url(url: str) -> bool:
     javascript:, mailto:, data:, tel: and friends are common in hrefs and feeds; a host with
     spaces or markup in it comes from broken HTML and would only produce DNS errors.
     """
-    if not isinstance(url, str):
-        return False
+    return _is_http_url(url) if isinstance(url, str) else False
+
+
+@functools.lru_cache(maxsize=16384)  # asked of each article URL several times, like canonicalize
+def _is_http_url(url: str) -> bool:
     parts = _split(url)
     if parts is None or parts.scheme.lower() not in _DEFAULT_PORTS:
         return False
