@@ -47,6 +47,10 @@ def _worker_init() -> None:
     warnings.simplefilter("ignore")
 
 
+def _ready() -> None:
+    """The pool's warm-up task: nothing to do but be started."""
+
+
 def extraction_mp_context():
     """forkserver (never fork a running reactor) with extraction preloaded; spawn elsewhere."""
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -91,6 +95,11 @@ class ExtractionPipeline:
 
     def open_spider(self) -> None:
         self.executor = self._start_pool()
+        # ProcessPoolExecutor starts its forkserver and workers at the first submit; a no-op per
+        # worker now has them importing while robots.txt and the seeds are fetched, instead of
+        # after the first article arrives (measured: the first record came ~0.4 s later).
+        for _ in range(self.workers):
+            self.executor.submit(_ready)
         self.stats.set_value("newsarchive/extraction/workers", self.workers)
 
     def close_spider(self) -> None:
