@@ -257,3 +257,21 @@ def test_cli_index_broken_warc_exits_1(root: Path, capsys: pytest.CaptureFixture
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [str(root / "index" / f"{CRAWL_ID}.cdxj")]
     assert f"crawl {OTHER_CRAWL}:" in captured.err
+
+
+def test_a_subcommand_run_imports_only_its_own_module():
+    """`newsarchive crawl` must not pay for importing replay, export or S3 code at start-up."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from archive.cli import main\n"
+        "try:\n"
+        "    main(['index', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('archive.cli.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "['archive.cli.index']"
