@@ -589,6 +589,11 @@ class NewsSpider(scrapy.Spider):
             self.stats.inc_value("newsarchive/discovery/skipped/not_http")
             return []
         url = canonicalize(url)
+        if hash(url) in self._seen_articles:
+            # Already scheduled as an article this run (an article is listed by the feed, the
+            # sitemap, the news sitemap and the homepage): the policy said yes the first time;
+            # only a richer provenance may still be taken.
+            return self._schedule_article(url, idx, depth=depth, via=via)
         site = self.site_configs[idx]
         if not self._on_site(url, idx):
             self.stats.inc_value("newsarchive/discovery/skipped/off_site")
