@@ -371,8 +371,11 @@ def _absolute(base: str | None, href: str | None) -> str | None:
     href = clean(href)
     if not href or href.startswith(("javascript:", "data:", "mailto:", "#")):
         return None
-    url = urljoin(base, href) if base else href
-    return url if urlsplit(url).scheme in ("http", "https") else None
+    try:
+        url = urljoin(base, href) if base else href
+        return url if urlsplit(url).scheme in ("http", "https") else None
+    except ValueError:  # "http://]]>host/": urllib refuses the netloc as a broken IPv6 literal
+        return None
 
 
 def pick_tags(

@@ -115,3 +115,11 @@ def test_page_metadata_fields():
     assert info["published"] == "2025-10-22T08:00:00+02:00" and info["published_source"] == "time"
     assert info["modified"] == "2025-10-23T10:00:00+02:00"
     assert info["og_type"] == "article"
+
+
+def test_a_canonical_link_urllib_cannot_split_is_no_canonical_url():
+    from pipelines.extraction_meta import _absolute
+
+    assert _absolute("http://127.0.0.1:8000/a.html", "http://]]>127.0.0.1:8000/tag/trade/") is None
+    assert _absolute(None, "http://[::1/x") is None
+    assert _absolute("http://example.com/a/", "b.html") == "http://example.com/a/b.html"
