@@ -122,8 +122,9 @@ def canonicalize(url: str) -> str:
 
 # An article URL is canonicalised some ten times on its way through a crawl (each discovery
 # document that lists it, scheduling, the crawl state, the record's id, dedup), mostly within a
-# few hundred pages of each other; w3lib's canonicalize_url is the costliest step of each.
-@functools.lru_cache(maxsize=16384)
+# few hundred pages of each other (discovery documents release 200 at a time, in the same order);
+# w3lib's canonicalize_url is the costliest step of each. 4096 entries hold that window.
+@functools.lru_cache(maxsize=4096)
 def _canonical(url: str) -> str:
     stripped = url.strip()
     try:
@@ -220,7 +221,7 @@ def is_http_url(url: str) -> bool:
     return _is_http_url(url) if isinstance(url, str) else False
 
 
-@functools.lru_cache(maxsize=16384)  # asked of each article URL several times, like canonicalize
+@functools.lru_cache(maxsize=4096)  # asked of each article URL several times, like canonicalize
 def _is_http_url(url: str) -> bool:
     parts = _split(url)
     if parts is None or parts.scheme.lower() not in _DEFAULT_PORTS:
