@@ -291,6 +291,10 @@ class NewsSpider(scrapy.Spider):
             if capture is not None:
                 meta["newsarchive_previous"] = capture.as_meta()
                 meta["handle_httpstatus_list"] = [304]
+        if role == "discovery":
+            # Feeds and sitemaps before the articles they list (5): read after them, their
+            # dates and titles (a news sitemap's above all) never reached the records.
+            priority = max(priority, 7)
         return [Request(url, callback=self.parse_document, errback=self.on_error, meta=meta,
                         priority=priority)]
 
