@@ -22,9 +22,9 @@ TIMEOUT_S = 5
 MAX_SECONDS = 150
 NET_SECONDS = 170
 MAX_TREE_MEMORY = 1024 * 2**20  # the issue asks for "well under 1.5 GB": the whole process tree
-# The largest single process (the crawl itself): about 280 MB alone; up to 680 MB seen when the
-# whole suite loads the machine and the 32 MB bodies, the gzip bomb and the 9 MB sitemap's
-# parse tree (about 150 MB, built whole by lxml) are in memory at the same time.
+# The largest single process (the crawl itself): the 32 MB bodies and the gzip bomb can be in
+# memory at the same time (the 9 MB sitemap is streamed since issue 8, no longer a whole tree);
+# the bound keeps room for the peaks seen when the whole suite loads the machine.
 MAX_PROCESS_RSS = 900 * 2**20
 # "A few dozen fetches at most" for each endless space.
 MAX_TRAP_FETCHES = 36
