@@ -27,7 +27,6 @@ the crawl (``errors``); the decision is then lost, and the crawl does not count 
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import socket
@@ -46,6 +45,7 @@ from crawler.state import (
     Capture,
     Document,
     PendingUrl,
+    guarded_by,
     make_clock,
     next_check,
     parse_duration,
@@ -87,21 +87,7 @@ return out
 """
 
 
-def _guarded(default: Any = None):
-    """A Redis failure is counted and logged, not raised into the crawl (as the SQLite state)."""
-
-    def decorate(method):
-        @functools.wraps(method)
-        def wrapper(self, *args, **kwargs):
-            try:
-                return method(self, *args, **kwargs)
-            except RedisError as exc:
-                self._failed(method.__name__, exc)
-                return default
-
-        return wrapper
-
-    return decorate
+_guarded = guarded_by(RedisError)
 
 
 def _load(raw: bytes | None) -> dict[str, Any] | None:

@@ -346,21 +346,29 @@ _LAZY_LIMIT = 500
 _BATCH_LIMIT = 200
 
 
-def _guarded(default: Any = None):
-    """A database error (disk full, I/O error) is counted and logged, not raised into the crawl."""
+def guarded_by(errors: type[Exception] | tuple[type[Exception], ...]):
+    """A decorator factory for state methods: the store's own errors (a full disk, a lost Redis)
+    are counted and logged by the state's ``_failed`` and the method returns ``default``; the
+    crawl goes on, as a state is a help to the crawl, not its archive."""
 
-    def decorate(method):
-        @functools.wraps(method)
-        def wrapper(self, *args, **kwargs):
-            try:
-                return method(self, *args, **kwargs)
-            except sqlite3.Error as exc:
-                self._failed(method.__name__, exc)
-                return default
+    def guarded(default: Any = None):
+        def decorate(method):
+            @functools.wraps(method)
+            def wrapper(self, *args, **kwargs):
+                try:
+                    return method(self, *args, **kwargs)
+                except errors as exc:
+                    self._failed(method.__name__, exc)
+                    return default
 
-        return wrapper
+            return wrapper
 
-    return decorate
+        return decorate
+
+    return guarded
+
+
+_guarded = guarded_by(sqlite3.Error)
 
 
 class SqliteCrawlState:
